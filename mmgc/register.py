@@ -9,7 +9,10 @@ mmdet's registries, which exist only with the ``detection``/``reid`` extras.
 from mmengine.registry import OPTIMIZERS
 
 # --- paper optimizers (GC repository family) -------------------------------
-# (filled in by mmgc.optim)
+from mmgc.optim import PAPER_OPTIMIZERS  # noqa: E402
+
+for _optimizer in PAPER_OPTIMIZERS:
+    OPTIMIZERS.register_module(module=_optimizer)
 
 # --- GC-enabled general optimizers, Lookahead, Ranger, constructor, hook ----
 

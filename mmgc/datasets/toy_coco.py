@@ -1,0 +1,320 @@
+"""A small, deterministic COCO-format dataset of coloured shapes.
+
+It lets anyone run the detection pipeline end to end (train, COCO evaluation,
+the GC comparison) without COCO or a GPU. The layout mirrors COCO's, so any
+COCO config runs on it once ``data_root`` and the class names are changed::
+
+    <out_dir>/
+        annotations/instances_train2017.json
+        annotations/instances_val2017.json
+        train2017/000000.png ...
+        val2017/000000.png ...
+        toy_coco_meta.json        # the generator settings, for re-runs
+
+Every image is drawn from its own random generator seeded by
+``(seed, split, index)``, so a given setting always writes the same files
+(PNG, so no encoder differences), whatever the order or number of images.
+
+Objects overlap: shapes drawn later occlude earlier ones, and the annotation
+of each object (polygons, box, area) describes only its visible part. A shape
+is placed only if every object keeps at least ``MIN_VISIBLE_FRACTION`` of its
+area visible, so no object is hidden behind others.
+"""
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+TOY_COCO_CLASSES = ('rectangle', 'ellipse', 'triangle', 'star')
+
+# File names follow COCO so configs written for COCO need only a new data_root.
+SPLITS = {'train': 'train2017', 'val': 'val2017'}
+META_FILE = 'toy_coco_meta.json'
+MIN_VISIBLE_FRACTION = 0.5
+# Visible fragments smaller than this (pixels) are dropped from annotations.
+MIN_ANNOTATION_AREA = 16
+_SPLIT_IDS = {'train': 0, 'val': 1}
+# Sub-pixel precision for cv2.fillPoly (coordinates are scaled by 2**shift).
+_SHIFT = 4
+
+
+@dataclass(frozen=True)
+class ToyCocoSettings:
+    """What the generator draws; saved beside the data so re-runs can tell
+    whether existing files match."""
+    num_train: int = 400
+    num_val: int = 100
+    image_size: int = 128
+    min_objects: int = 1
+    max_objects: int = 6
+    min_object_size: float = 14.0
+    max_object_size: float = 60.0
+    seed: int = 0
+
+    def validate(self) -> None:
+        problems = []
+        if self.num_train < 1 or self.num_val < 1:
+            problems.append('num_train and num_val must be at least 1')
+        if self.image_size < 32:
+            problems.append('image_size must be at least 32 (mmdet drops '
+                            'smaller images by default)')
+        if not 1 <= self.min_objects <= self.max_objects:
+            problems.append('need 1 <= min_objects <= max_objects')
+        if not 4 <= self.min_object_size <= self.max_object_size:
+            problems.append('need 4 <= min_object_size <= max_object_size')
+        if self.max_object_size > self.image_size:
+            problems.append('max_object_size must not exceed image_size')
+        if problems:
+            raise ValueError('Invalid toy COCO settings: ' +
+                             '; '.join(problems) + f' (got {self}).')
+
+
+def _shape_polygon(shape: str, center: np.ndarray, size: float, aspect: float,
+                   angle: float) -> np.ndarray:
+    """Outline of one shape as an (N, 2) float array of (x, y) points.
+
+    ``size`` is the diameter of the circle the shape fits in.
+    """
+    radius = size / 2
+    if shape == 'rectangle':
+        # aspect in [0.5, 1]: one side shorter than the other.
+        half_w = radius / math.sqrt(1 + aspect**2)
+        half_h = half_w * aspect
+        points = np.array([[-half_w, -half_h], [half_w, -half_h],
+                           [half_w, half_h], [-half_w, half_h]])
+    elif shape == 'ellipse':
+        theta = np.linspace(0, 2 * math.pi, 48, endpoint=False)
+        points = np.stack(
+            [radius * np.cos(theta), radius * aspect * np.sin(theta)], 1)
+    elif shape == 'triangle':
+        # Irregular triangle: vertex angles jittered by the aspect value.
+        jitter = (1 - aspect) * 0.6
+        theta = np.array([0, 2 * math.pi / 3 + jitter,
+                          4 * math.pi / 3 - jitter]) - math.pi / 2
+        points = np.stack([radius * np.cos(theta), radius * np.sin(theta)], 1)
+    elif shape == 'star':
+        theta = np.arange(10) * math.pi / 5 - math.pi / 2
+        radii = np.where(np.arange(10) % 2 == 0, radius, radius * 0.45)
+        points = np.stack([radii * np.cos(theta), radii * np.sin(theta)], 1)
+    else:
+        raise ValueError(f'Unknown toy shape {shape!r}; expected one of '
+                         f'{TOY_COCO_CLASSES}.')
+    rotation = np.array([[math.cos(angle), -math.sin(angle)],
+                         [math.sin(angle), math.cos(angle)]])
+    return points @ rotation.T + center
+
+
+def _fill_mask(polygon: np.ndarray, image_size: int) -> np.ndarray:
+    mask = np.zeros((image_size, image_size), np.uint8)
+    fixed_point = np.round(polygon * (1 << _SHIFT)).astype(np.int32)
+    cv2.fillPoly(mask, [fixed_point], 1, lineType=cv2.LINE_8, shift=_SHIFT)
+    return mask.astype(bool)
+
+
+def _hsv_to_rgb(hue: float, saturation: float, value: float) -> np.ndarray:
+    hsv = np.array([[[hue * 179, saturation * 255, value * 255]]], np.float32)
+    rgb = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+    return rgb[0, 0].astype(np.float32)
+
+
+def _background(rng: np.random.Generator, image_size: int) -> np.ndarray:
+    """Dark, smoothly varying background with a little texture."""
+    corners = np.stack([
+        _hsv_to_rgb(rng.uniform(), rng.uniform(0.2, 0.7),
+                    rng.uniform(0.1, 0.4)) for _ in range(4)
+    ]).reshape(2, 2, 3)
+    image = cv2.resize(corners, (image_size, image_size),
+                       interpolation=cv2.INTER_LINEAR)
+    texture = rng.normal(0, 1, (image_size // 8, image_size // 8, 1))
+    texture = cv2.resize(texture.astype(np.float32), (image_size, image_size),
+                         interpolation=cv2.INTER_CUBIC)[..., None]
+    return image + 12 * texture
+
+
+def _visible_masks(masks: List[np.ndarray]) -> List[np.ndarray]:
+    """Each object minus everything drawn after it."""
+    visible = []
+    covered = np.zeros_like(masks[0]) if masks else None
+    for mask in reversed(masks):
+        visible.append(mask & ~covered)
+        covered = covered | mask
+    return visible[::-1]
+
+
+def _mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
+    contours, _ = cv2.findContours(
+        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    polygons = []
+    for contour in contours:
+        # A polygon needs three points; slivers of a few pixels are noise.
+        if len(contour) < 3 or cv2.contourArea(contour) < 2:
+            continue
+        # Pixel centres are at +0.5 in COCO's continuous coordinates.
+        points = contour.reshape(-1, 2).astype(np.float64) + 0.5
+        polygons.append([round(float(v), 2) for v in points.reshape(-1)])
+    return polygons
+
+
+def draw_toy_image(settings: ToyCocoSettings, split: str,
+                   index: int) -> Tuple[np.ndarray, List[dict]]:
+    """Draw one image.
+
+    Returns:
+        The RGB image (H, W, 3) uint8 and a list of annotation dicts with
+        ``category_id`` (1-based), ``segmentation`` (polygons), ``bbox``
+        (x, y, w, h) and ``area``, without ids.
+    """
+    rng = np.random.default_rng([settings.seed, _SPLIT_IDS[split], index])
+    size = settings.image_size
+    image = _background(rng, size)
+    num_objects = int(
+        rng.integers(settings.min_objects, settings.max_objects + 1))
+    objects: List[Tuple[int, np.ndarray]] = []
+    for _ in range(num_objects):
+        for _attempt in range(20):
+            category = int(rng.integers(len(TOY_COCO_CLASSES)))
+            # Log-uniform sizes: as many small objects as large ones.
+            object_size = math.exp(
+                rng.uniform(math.log(settings.min_object_size),
+                            math.log(settings.max_object_size)))
+            margin = object_size / 2
+            center = rng.uniform(margin, size - margin, 2)
+            polygon = _shape_polygon(TOY_COCO_CLASSES[category], center,
+                                     object_size, rng.uniform(0.5, 1.0),
+                                     rng.uniform(0, 2 * math.pi))
+            mask = _fill_mask(polygon, size)
+            candidate = [m for _, m in objects] + [mask]
+            visible = _visible_masks(candidate)
+            if all(v.sum() >= MIN_VISIBLE_FRACTION * max(m.sum(), 1)
+                   for v, m in zip(visible, candidate)):
+                objects.append((category, mask))
+                break
+    for _, mask in objects:
+        colour = _hsv_to_rgb(rng.uniform(), rng.uniform(0.5, 1.0),
+                             rng.uniform(0.65, 1.0))
+        # A linear light gradient across the image shades each object.
+        direction = rng.normal(size=2)
+        ys, xs = np.nonzero(mask)
+        shade = 1 + 0.15 * ((xs - size / 2) * direction[0] +
+                            (ys - size / 2) * direction[1]) / size
+        image[ys, xs] = colour[None] * shade[:, None]
+    image = image + rng.normal(0, 4, image.shape)
+    image = np.clip(np.round(image), 0, 255).astype(np.uint8)
+
+    annotations = []
+    visible = _visible_masks([m for _, m in objects]) if objects else []
+    for (category, _), mask in zip(objects, visible):
+        area = int(mask.sum())
+        polygons = _mask_to_polygons(mask)
+        if area < MIN_ANNOTATION_AREA or not polygons:
+            continue
+        ys, xs = np.nonzero(mask)
+        x0, y0 = int(xs.min()), int(ys.min())
+        annotations.append(
+            dict(
+                category_id=category + 1,
+                segmentation=polygons,
+                bbox=[x0, y0, int(xs.max()) - x0 + 1,
+                      int(ys.max()) - y0 + 1],
+                area=float(area),
+                iscrowd=0))
+    return image, annotations
+
+
+def _write_split(settings: ToyCocoSettings, out_dir: Path, split: str,
+                 num_images: int) -> Path:
+    image_dir = out_dir / SPLITS[split]
+    image_dir.mkdir(parents=True, exist_ok=True)
+    images, annotations = [], []
+    for index in range(num_images):
+        image, image_annotations = draw_toy_image(settings, split, index)
+        file_name = f'{index:06d}.png'
+        cv2.imwrite(str(image_dir / file_name), image[..., ::-1])
+        image_id = index + 1
+        images.append(
+            dict(id=image_id, file_name=file_name,
+                 height=settings.image_size, width=settings.image_size))
+        for annotation in image_annotations:
+            annotations.append(
+                dict(id=len(annotations) + 1, image_id=image_id,
+                     **annotation))
+    coco = dict(
+        info=dict(description=f'mmgc toy COCO ({split})', version='1.0'),
+        licenses=[],
+        images=images,
+        annotations=annotations,
+        categories=[
+            dict(id=i + 1, name=name, supercategory='shape')
+            for i, name in enumerate(TOY_COCO_CLASSES)
+        ])
+    ann_file = out_dir / 'annotations' / f'instances_{SPLITS[split]}.json'
+    ann_file.parent.mkdir(parents=True, exist_ok=True)
+    ann_file.write_text(json.dumps(coco))
+    return ann_file
+
+
+def generate_toy_coco(out_dir,
+                      settings: Optional[ToyCocoSettings] = None,
+                      overwrite: bool = False,
+                      progress=None) -> Dict[str, Path]:
+    """Write the toy dataset to ``out_dir`` (see the module docstring).
+
+    If ``out_dir`` already holds a dataset written with the same settings,
+    nothing is rewritten. Existing data written with other settings is only
+    replaced with ``overwrite=True``.
+
+    Args:
+        out_dir: Target folder, e.g. ``data/toy_coco``.
+        settings: What to draw; the defaults are what the toy configs use.
+        overwrite: Replace a dataset written with different settings.
+        progress: Optional callable taking one message string.
+
+    Returns:
+        Paths of the ``train`` and ``val`` annotation files.
+    """
+    settings = settings or ToyCocoSettings()
+    settings.validate()
+    out_dir = Path(out_dir)
+    meta_file = out_dir / META_FILE
+    ann_files = {
+        split: out_dir / 'annotations' / f'instances_{folder}.json'
+        for split, folder in SPLITS.items()
+    }
+    if meta_file.is_file():
+        existing = json.loads(meta_file.read_text())
+        complete = all(path.is_file() for path in ann_files.values())
+        if existing == asdict(settings) and complete:
+            if progress:
+                progress(f'{out_dir} already holds the toy dataset with '
+                         'these settings; nothing to do.')
+            return ann_files
+        if not overwrite:
+            raise FileExistsError(
+                f'{out_dir} holds a toy dataset written with other settings '
+                f'({existing}) or an incomplete one. Pass overwrite=True '
+                '(tools/generate_toy_data.py --overwrite) to replace it, or '
+                'choose another output folder.')
+    elif out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f'{out_dir} exists and is not a toy dataset folder. Choose '
+            'another output folder or pass overwrite=True '
+            '(tools/generate_toy_data.py --overwrite).')
+    # Remove stale images of a previous, larger dataset.
+    for folder in SPLITS.values():
+        for old in (out_dir / folder).glob('*.png'):
+            old.unlink()
+    if meta_file.exists():
+        meta_file.unlink()
+    for split, num_images in (('train', settings.num_train),
+                              ('val', settings.num_val)):
+        if progress:
+            progress(f'drawing {num_images} {split} images into '
+                     f'{out_dir / SPLITS[split]}')
+        _write_split(settings, out_dir, split, num_images)
+    # Written last: its presence marks a complete dataset.
+    meta_file.write_text(json.dumps(asdict(settings), indent=2))
+    return ann_files

@@ -1,0 +1,128 @@
+"""Adagrad with Gradient Centralization, as the paper ran it.
+
+L2 decay is added to the gradient, then the gradient is centralized, then it
+is accumulated: ``sum += g*g``, ``w -= clr * g / (sqrt(sum) + eps)`` with
+``clr = lr / (1 + (t - 1) * lr_decay)``. State per parameter: ``step`` (int)
+and ``sum``.
+
+Sparse gradients keep Adagrad's sparse update on tensors GC leaves alone
+(for example an ``nn.Embedding(sparse=True)`` weight under ``Adagrad_GCC``);
+on a tensor GC would centralize they are refused with a clear error.
+"""
+from typing import List
+
+import torch
+from torch import Tensor
+from torch.optim.optimizer import Optimizer
+
+from ._validation import check_non_negative, reject_unknown_kwargs
+from .gc_ops import centralize, check_not_sparse
+
+__all__ = ['Adagrad_GC', 'Adagrad_GCC', 'adagrad_gc']
+
+_ADAGRAD_ARGS = ('lr', 'lr_decay', 'weight_decay',
+                 'initial_accumulator_value', 'eps')
+
+
+class _PaperAdagrad(Optimizer):
+    conv_only: bool = False
+
+    def __init__(self,
+                 params,
+                 lr: float = 1e-2,
+                 lr_decay: float = 0,
+                 weight_decay: float = 0,
+                 initial_accumulator_value: float = 0,
+                 eps: float = 1e-10,
+                 **unknown):
+        name = type(self).__name__
+        reject_unknown_kwargs(name, unknown, _ADAGRAD_ARGS)
+        check_non_negative(
+            name, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value, eps=eps)
+        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value,
+                        eps=eps)
+        super().__init__(params, defaults)
+        # The accumulator starts at a value, so it is created eagerly.
+        for group in self.param_groups:
+            for p in group['params']:
+                state = self.state[p]
+                state['step'] = 0
+                state['sum'] = torch.full_like(
+                    p, initial_accumulator_value,
+                    memory_format=torch.preserve_format)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+
+        name = type(self).__name__
+        for group in self.param_groups:
+            params, grads, state_sums, steps = [], [], [], []
+            for p in group['params']:
+                if p.grad is None:
+                    continue
+                check_not_sparse(p.grad, p, name, self.conv_only)
+                if p.grad.is_sparse and group['weight_decay'] != 0:
+                    raise RuntimeError(
+                        f'{name}: weight_decay is not compatible with sparse '
+                        f'gradients (parameter of shape {tuple(p.shape)}); set '
+                        'weight_decay=0 for it via paramwise_cfg.')
+                state = self.state[p]
+                state['step'] += 1
+                params.append(p)
+                grads.append(p.grad)
+                state_sums.append(state['sum'])
+                steps.append(state['step'])
+
+            adagrad_gc(params, grads, state_sums, steps,
+                       lr=group['lr'],
+                       weight_decay=group['weight_decay'],
+                       lr_decay=group['lr_decay'],
+                       eps=group['eps'],
+                       conv_only=self.conv_only)
+        return loss
+
+
+class Adagrad_GC(_PaperAdagrad):
+    """Adagrad with GC on the gradient of conv and fc weights (ndim > 1)."""
+
+
+class Adagrad_GCC(_PaperAdagrad):
+    """Adagrad with GC on the gradient of conv weights only (ndim > 3)."""
+    conv_only = True
+
+
+def adagrad_gc(params: List[Tensor], grads: List[Tensor],
+               state_sums: List[Tensor], steps: List[int], *, lr: float,
+               weight_decay: float, lr_decay: float, eps: float,
+               conv_only: bool) -> None:
+    """Functional form of the paper's Adagrad with GC."""
+    for param, grad, state_sum, step in zip(params, grads, state_sums, steps):
+        if weight_decay != 0:
+            grad = grad.add(param, alpha=weight_decay)
+        clr = lr / (1 + (step - 1) * lr_decay)
+        if grad.is_sparse:
+            _sparse_adagrad_update(param, grad, state_sum, clr, eps)
+            continue
+        grad = centralize(grad, conv_only)
+        state_sum.addcmul_(grad, grad, value=1)
+        std = state_sum.sqrt().add_(eps)
+        param.addcdiv_(grad, std, value=-clr)
+
+
+def _sparse_adagrad_update(param, grad, state_sum, clr, eps):
+    """Adagrad's update restricted to the rows a sparse gradient touches."""
+    grad = grad.coalesce()
+    indices, values = grad._indices(), grad._values()
+
+    def like_grad(new_values):
+        return torch.sparse_coo_tensor(indices, new_values, grad.size())
+
+    state_sum.add_(like_grad(values.pow(2)))
+    std_values = state_sum.sparse_mask(grad)._values().sqrt_().add_(eps)
+    param.add_(like_grad(values / std_values), alpha=-clr)
