@@ -121,7 +121,8 @@ def _sparse_adagrad_update(param, grad, state_sum, clr, eps):
     indices, values = grad._indices(), grad._values()
 
     def like_grad(new_values):
-        return torch.sparse_coo_tensor(indices, new_values, grad.size())
+        return torch.sparse_coo_tensor(indices, new_values, grad.size(),
+                                       check_invariants=False)
 
     state_sum.add_(like_grad(values.pow(2)))
     std_values = state_sum.sparse_mask(grad)._values().sqrt_().add_(eps)
