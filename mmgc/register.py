@@ -16,4 +16,28 @@ for _optimizer in PAPER_OPTIMIZERS:
 
 # --- GC-enabled general optimizers, Lookahead, Ranger, constructor, hook ----
 
+# --- detection tools: DDP wrapper for CPU-only torchrun jobs ---------------
+from mmengine.registry import MODEL_WRAPPERS  # noqa: E402
+
+from mmgc.cpu_distributed import CPUDistributedDataParallel  # noqa: E402
+
+MODEL_WRAPPERS.register_module(module=CPUDistributedDataParallel)
+
 # --- ReID (mmdet / mmpretrain registries) ----------------------------------
+# Needs the "reid" extra (mmdet + mmpretrain); without mmdet there is no
+# registry to fill, and ReID configs (default_scope='mmdet') cannot run.
+import importlib.util  # noqa: E402
+
+if importlib.util.find_spec('mmdet') is not None:
+    from mmdet.registry import DATA_SAMPLERS as _MMDET_DATA_SAMPLERS
+    from mmdet.registry import DATASETS as _MMDET_DATASETS
+    from mmdet.registry import METRICS as _MMDET_METRICS
+    from mmdet.registry import MODELS as _MMDET_MODELS
+
+    from mmgc import reid as _reid
+
+    _MMDET_MODELS.register_module(module=_reid.BNNeckHead)
+    _MMDET_MODELS.register_module(module=_reid.CenterLoss)
+    _MMDET_DATASETS.register_module(module=_reid.Market1501Dataset)
+    _MMDET_DATA_SAMPLERS.register_module(module=_reid.PKBatchSampler)
+    _MMDET_METRICS.register_module(module=_reid.QueryGalleryReIDMetric)
