@@ -1,0 +1,3 @@
+# Paper baseline: Faster R-CNN, x101-64x4d, FPN, 1x schedule; mmdet's config.
+_base_ = 'mmdet::faster_rcnn/faster-rcnn_x101-64x4d_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmgc'], allow_failed_imports=False)
