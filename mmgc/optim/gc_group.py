@@ -1,0 +1,117 @@
+"""The per-param-group GC options shared by GCSGD, GCAdam(W), GCRAdam and
+Ranger.
+
+The options live in each param group, not on the optimizer, so mmengine's
+``paramwise_cfg.custom_keys`` can switch GC per layer, and they are saved in
+the state_dict:
+
+* ``use_gc``: centralize this group's weights at all;
+* ``gc_conv_only``: only conv weights (``ndim > 3``) instead of every weight
+  with ``ndim > 1``;
+* ``gc_loc`` (adaptive optimizers only): ``True`` centralizes the gradient
+  before it enters the moments, ``False`` the final update.
+"""
+import difflib
+from typing import Optional
+
+import torch
+
+GC_OPTION_NAMES = ('use_gc', 'gc_conv_only', 'gc_loc')
+
+# Keys torch.optim puts into every group and that mmgc's GC optimizers do not
+# implement; each maps to why.
+_UNSUPPORTED_FLAGS = {
+    'foreach': 'mmgc has only the single-tensor kernel for this optimizer '
+               '(leave foreach unset; on CPU torch uses that path too)',
+    'fused': 'a fused kernel updates the weights in one launch and, under '
+             'AMP, receives gradients still multiplied by the loss scale, so '
+             'there is no unscaled gradient to centralize',
+    'differentiable': 'the GC kernels run under no_grad',
+    'capturable': 'the GC kernels read the step count on the host',
+}
+
+
+def scalar_dtype() -> torch.dtype:
+    """dtype of the ``step`` counter, chosen as torch.optim chooses it (so the
+    state layout and bias corrections match torch's)."""
+    return (torch.float64 if torch.get_default_dtype() == torch.float64 else
+            torch.float32)
+
+
+def as_float(value) -> float:
+    """A hyper-parameter that may be a 1-element tensor, as a Python float."""
+    return value.item() if isinstance(value, torch.Tensor) else value
+
+
+class GCGroupMixin:
+    """Adds the GC options to a torch.optim optimizer class.
+
+    A subclass sets ``gc_options`` (the option names it honours) and calls
+    :meth:`_init_gc` right after torch's ``__init__``. The class attribute
+    ``gc_options`` is also how mmgc's optim-wrapper constructor recognizes an
+    optimizer that applies GC itself.
+    """
+
+    gc_options: tuple = ('use_gc', 'gc_conv_only')
+
+    @classmethod
+    def _refuse_unsupported(cls, **flags) -> None:
+        for name, value in flags.items():
+            if value:
+                raise ValueError(
+                    f'{cls.__name__} does not support {name}=True: '
+                    f'{_UNSUPPORTED_FLAGS[name]}.')
+
+    def _init_gc(self, **options) -> None:
+        """Record the GC options as defaults and fill every group that was
+        given without them."""
+        self.defaults.update(options)
+        for group in self.param_groups:
+            for key, value in options.items():
+                group.setdefault(key, value)
+            self._check_gc_group(group)
+
+    def add_param_group(self, param_group: dict) -> None:
+        super().add_param_group(param_group)
+        self._check_gc_group(self.param_groups[-1])
+
+    def __setstate__(self, state: dict) -> None:
+        # A checkpoint of the torch optimizer (or a group that never had the
+        # options) gets this optimizer's configured options.
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key in self.gc_options:
+                if key in self.defaults:
+                    group.setdefault(key, self.defaults[key])
+
+    def _check_gc_group(self, group: dict) -> None:
+        """Refuse GC options this class lacks, misspelt ones (``use_gcc``) and
+        non-bool values; torch would keep them silently."""
+        name = type(self).__name__
+        for key, value in group.items():
+            if key in self.gc_options:
+                if not isinstance(value, bool):
+                    raise TypeError(
+                        f'{name}: {key} must be True or False, got '
+                        f'{value!r} ({type(value).__name__}).')
+                continue
+            if key in self.defaults or key in ('params', 'param_names'):
+                continue
+            if key in GC_OPTION_NAMES:
+                raise ValueError(
+                    f"{name} has no '{key}' option"
+                    + (": for SGD both GC locations are the same update, so "
+                       'there is nothing to choose' if key == 'gc_loc' else '')
+                    + f"; its GC options are {', '.join(self.gc_options)}.")
+            close = difflib.get_close_matches(key, GC_OPTION_NAMES, n=1)
+            if close:
+                raise ValueError(
+                    f"{name}: unknown param-group key '{key}' (did you mean "
+                    f"'{close[0]}'?). GC options: "
+                    f"{', '.join(self.gc_options)}.")
+
+    @staticmethod
+    def _gc_rule(group: dict) -> Optional[bool]:
+        """``gc_conv_only`` of the group, or None when GC is off for it (the
+        convention of :func:`mmgc.optim.gc_ops.check_not_sparse`)."""
+        return group['gc_conv_only'] if group['use_gc'] else None

@@ -1,0 +1,238 @@
+"""torch.optim.RAdam with Gradient Centralization (``GCRAdam``).
+
+GC acts as in :mod:`mmgc.optim.gc_adam` (``gc_loc`` per group). While the
+variance is not yet tractable (``rho_t <= 5``) RAdam takes an SGD-with-
+momentum step ``lr * m / (1 - beta1^t)``; that update is a new tensor, so
+centralizing it, or adding decay to it, never writes into ``exp_avg`` (the
+authors' RAdam and Ranger aliased the two and corrupted the first moment).
+
+``degenerated_to_sgd=False`` skips that early update instead (decay still
+applies); the authors' version of that option crashed on the first step.
+With ``use_gc=False`` and the default ``degenerated_to_sgd=True`` every
+operation is torch's single-tensor RAdam: bit-identical results, torch's state
+layout (``step``, ``exp_avg``, ``exp_avg_sq``).
+"""
+from typing import List, Optional
+
+import torch
+from torch import Tensor
+from torch.optim import RAdam
+
+from ._validation import reject_unknown_kwargs
+from .gc_group import GCGroupMixin, as_float, scalar_dtype
+from .gc_ops import centralize, centralize_, check_not_sparse, gc_applies
+
+__all__ = ['GCRAdam', 'gc_radam']
+
+_ARGS = ('lr', 'betas', 'eps', 'weight_decay', 'decoupled_weight_decay',
+         'use_gc', 'gc_conv_only', 'gc_loc', 'degenerated_to_sgd',
+         'maximize', 'foreach', 'capturable', 'differentiable')
+
+#: torch's threshold on the SMA length: above it the rectified adaptive step
+#: is taken.
+RHO_THRESHOLD = 5.0
+
+
+class GCRAdam(GCGroupMixin, RAdam):
+    """RAdam with GC.
+
+    Args:
+        params: Parameters or param groups; a group may set ``use_gc``,
+            ``gc_conv_only``, ``gc_loc`` and ``degenerated_to_sgd``.
+        lr, betas, eps, weight_decay, decoupled_weight_decay, maximize: as in
+            :class:`torch.optim.RAdam`.
+        use_gc (bool): Centralize weights with ``ndim > 1``. Default True.
+        gc_conv_only (bool): Only conv weights (``ndim > 3``). Default False.
+        gc_loc (bool): True: centralize the gradient before the moments;
+            False: centralize the final update. Default False.
+        degenerated_to_sgd (bool): While ``rho_t <= 5``, take the SGD-with-
+            momentum step (True, torch's behaviour) or no gradient step.
+    """
+
+    gc_options = ('use_gc', 'gc_conv_only', 'gc_loc')
+
+    def __init__(self,
+                 params,
+                 lr: float = 1e-3,
+                 betas=(0.9, 0.999),
+                 eps: float = 1e-8,
+                 weight_decay: float = 0,
+                 decoupled_weight_decay: bool = False,
+                 *,
+                 use_gc: bool = True,
+                 gc_conv_only: bool = False,
+                 gc_loc: bool = False,
+                 degenerated_to_sgd: bool = True,
+                 maximize: bool = False,
+                 foreach: Optional[bool] = None,
+                 capturable: bool = False,
+                 differentiable: bool = False,
+                 **unknown):
+        reject_unknown_kwargs(type(self).__name__, unknown, _ARGS)
+        self._refuse_unsupported(foreach=foreach, capturable=capturable,
+                                 differentiable=differentiable)
+        super().__init__(params, lr, betas, eps, weight_decay,
+                         decoupled_weight_decay, maximize=maximize,
+                         foreach=foreach, capturable=capturable,
+                         differentiable=differentiable)
+        self._init_gc(use_gc=use_gc, gc_conv_only=gc_conv_only,
+                      gc_loc=gc_loc)
+        self.defaults['degenerated_to_sgd'] = degenerated_to_sgd
+        for group in self.param_groups:
+            group.setdefault('degenerated_to_sgd', degenerated_to_sgd)
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault('degenerated_to_sgd',
+                             self.defaults.get('degenerated_to_sgd', True))
+
+    def _rho_threshold(self, group: dict) -> float:
+        return RHO_THRESHOLD
+
+    def _gather(self, group, params, grads, exp_avgs, exp_avg_sqs,
+                state_steps) -> None:
+        rule = self._gc_rule(group)
+        for p in group['params']:
+            if p.grad is None:
+                continue
+            check_not_sparse(p.grad, p, type(self).__name__, rule)
+            if p.grad.is_sparse:
+                raise RuntimeError(
+                    f'{type(self).__name__} does not support sparse gradients '
+                    f'(parameter of shape {tuple(p.shape)}).')
+            if torch.is_complex(p):
+                raise RuntimeError(
+                    f'{type(self).__name__} does not support complex '
+                    f'parameters (shape {tuple(p.shape)}).')
+            state = self.state[p]
+            if 'step' not in state:
+                state['step'] = torch.tensor(0.0, dtype=scalar_dtype())
+                state['exp_avg'] = torch.zeros_like(
+                    p, memory_format=torch.preserve_format)
+                state['exp_avg_sq'] = torch.zeros_like(
+                    p, memory_format=torch.preserve_format)
+            params.append(p)
+            grads.append(p.grad)
+            exp_avgs.append(state['exp_avg'])
+            exp_avg_sqs.append(state['exp_avg_sq'])
+            state_steps.append(state['step'])
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        self._update()
+        return loss
+
+    def _update(self) -> None:
+        # The step body without torch's step hooks, so a subclass that adds
+        # to step() (Ranger) does not run the hooks twice.
+        for group in self.param_groups:
+            params, grads, exp_avgs, exp_avg_sqs, state_steps = \
+                [], [], [], [], []
+            self._gather(group, params, grads, exp_avgs, exp_avg_sqs,
+                         state_steps)
+            beta1, beta2 = group['betas']
+            gc_radam(params, grads, exp_avgs, exp_avg_sqs, state_steps,
+                     beta1=beta1,
+                     beta2=beta2,
+                     lr=group['lr'],
+                     weight_decay=group['weight_decay'],
+                     eps=group['eps'],
+                     decoupled_weight_decay=group['decoupled_weight_decay'],
+                     maximize=group['maximize'],
+                     rho_threshold=self._rho_threshold(group),
+                     degenerated_to_sgd=group['degenerated_to_sgd'],
+                     use_gc=group['use_gc'],
+                     gc_conv_only=group['gc_conv_only'],
+                     gc_loc=group['gc_loc'])
+
+
+def gc_radam(params: List[Tensor],
+             grads: List[Tensor],
+             exp_avgs: List[Tensor],
+             exp_avg_sqs: List[Tensor],
+             state_steps: List[Tensor],
+             *,
+             beta1: float,
+             beta2: float,
+             lr: float,
+             weight_decay: float,
+             eps: float,
+             decoupled_weight_decay: bool,
+             maximize: bool,
+             rho_threshold: float,
+             degenerated_to_sgd: bool,
+             use_gc: bool,
+             gc_conv_only: bool,
+             gc_loc: bool) -> None:
+    """Functional GCRAdam (also Ranger's inner step). Moments and step
+    counters are updated in place; ``grads`` are only read."""
+    _single_tensor_gc_radam(
+        params, grads, exp_avgs, exp_avg_sqs, state_steps, beta1=beta1,
+        beta2=beta2, lr=lr, weight_decay=weight_decay, eps=eps,
+        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
+        rho_threshold=rho_threshold, degenerated_to_sgd=degenerated_to_sgd,
+        use_gc=use_gc, gc_conv_only=gc_conv_only, gc_loc=gc_loc)
+
+
+def _single_tensor_gc_radam(params, grads, exp_avgs, exp_avg_sqs,
+                            state_steps, *, beta1, beta2, lr, weight_decay,
+                            eps, decoupled_weight_decay, maximize,
+                            rho_threshold, degenerated_to_sgd, use_gc,
+                            gc_conv_only, gc_loc):
+    lr = as_float(lr)
+    for i, param in enumerate(params):
+        grad = grads[i] if not maximize else -grads[i]
+        exp_avg = exp_avgs[i]
+        exp_avg_sq = exp_avg_sqs[i]
+        step_t = state_steps[i]
+        gc_here = use_gc and gc_applies(param, gc_conv_only)
+        gc_update = gc_here and not gc_loc
+
+        step_t += 1
+        step = step_t.item()
+
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                if not gc_update:
+                    param.mul_(1 - lr * weight_decay)
+            else:
+                grad = grad.add(param, alpha=weight_decay)
+
+        if gc_here and gc_loc:
+            grad = centralize(grad, gc_conv_only)
+
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        bias_corrected_exp_avg = exp_avg / bias_correction1
+
+        # Length of the approximated simple moving average, and its limit.
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+
+        if rho_t > rho_threshold:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf /
+                    ((rho_inf - 4) * (rho_inf - 2) * rho_t))**0.5
+            adaptive_lr = (bias_correction2**0.5) / exp_avg_sq.sqrt().add_(eps)
+            update = bias_corrected_exp_avg * lr * adaptive_lr * rect
+        elif degenerated_to_sgd:
+            update = bias_corrected_exp_avg * lr
+        else:
+            update = None
+
+        if gc_update:
+            # `update` is a fresh tensor (never exp_avg), so in-place is safe.
+            if update is None:
+                update = torch.zeros_like(param)
+            if decoupled_weight_decay and weight_decay != 0:
+                update.add_(param, alpha=lr * weight_decay)
+            param.sub_(centralize_(update, gc_conv_only))
+        elif update is not None:
+            param.add_(update, alpha=-1.0)

@@ -1,0 +1,219 @@
+"""Lookahead (Zhang et al., 2019) around any optimizer.
+
+Every ``k`` steps of the inner ("fast") optimizer the slow weights move
+``slow += alpha * (fast - slow)`` and the fast weights restart from them.
+The slow weights start as the weights before the first step.
+
+All of Lookahead's state lives in the inner optimizer: the slow weights in
+``state[p]['lookahead_slow']`` and ``k``, ``alpha`` and the step counter in
+each param group (``lookahead_k``, ``lookahead_alpha``, ``lookahead_step``).
+So ``state_dict()`` is the inner optimizer's, keyed like any torch
+state_dict, and loads back (the authors' version keyed it by Python object
+ids, which do not survive a restart).
+"""
+from collections import OrderedDict
+from typing import Dict, List, Tuple
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from ._validation import reject_unknown_kwargs
+
+__all__ = ['Lookahead', 'capture_slow_weights', 'advance_lookahead']
+
+SLOW_KEY = 'lookahead_slow'
+
+
+def check_lookahead_args(owner: str, k, alpha) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f'{owner}: k must be an integer >= 1 (the number of '
+                         f'fast steps between syncs), got {k!r}.')
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f'{owner}: alpha must be in [0, 1] (the slow '
+                         f'weights\' step towards the fast ones), got '
+                         f'{alpha!r}.')
+
+
+def lookahead_defaults(k: int, alpha: float) -> dict:
+    return dict(lookahead_k=k, lookahead_alpha=alpha, lookahead_step=0)
+
+
+@torch.no_grad()
+def capture_slow_weights(param_groups: List[dict],
+                         state: Dict) -> List[Tuple[Tensor, Tensor]]:
+    """Copies of the weights about to be updated for the first time.
+
+    Call before the inner step; hand the result to :func:`advance_lookahead`.
+    The copies are stored only after the inner step, because torch's
+    optimizers take an empty per-parameter state to mean "initialize me".
+    """
+    captured = []
+    for group in param_groups:
+        for p in group['params']:
+            if p.grad is not None and SLOW_KEY not in state.get(p, ()):
+                captured.append((p, p.detach().clone()))
+    return captured
+
+
+@torch.no_grad()
+def advance_lookahead(param_groups: List[dict], state: Dict,
+                      captured: List[Tuple[Tensor, Tensor]]) -> None:
+    """Count one inner step per group and sync the groups due for it."""
+    for p, slow in captured:
+        state[p][SLOW_KEY] = slow
+    for group in param_groups:
+        group['lookahead_step'] += 1
+        if group['lookahead_step'] % group['lookahead_k'] != 0:
+            continue
+        for p in group['params']:
+            slow = state.get(p, {}).get(SLOW_KEY)
+            if slow is None:
+                continue
+            slow.add_(p - slow, alpha=group['lookahead_alpha'])
+            p.copy_(slow)
+
+
+class Lookahead(Optimizer):
+    """Lookahead wrapper.
+
+    Args:
+        params: The parameters (or param groups) for the inner optimizer when
+            ``optimizer`` is a config dict. mmengine's optim-wrapper
+            constructors pass them; leave it out when ``optimizer`` is built.
+        optimizer (Optimizer | dict): The inner optimizer, or its config
+            (``dict(type='SGD_GC', lr=0.1, ...)``), built through mmengine's
+            ``OPTIMIZERS`` registry.
+        k (int): Fast steps between syncs. Default 5.
+        alpha (float): Step of the slow weights towards the fast ones.
+            Default 0.5.
+
+    Examples:
+        >>> base = GCSGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> optimizer = Lookahead(optimizer=base, k=5, alpha=0.5)
+
+        In a config::
+
+            optim_wrapper = dict(optimizer=dict(
+                type='Lookahead', optimizer=dict(type='SGD_GC', lr=0.1),
+                k=5, alpha=0.5))
+
+    ``param_groups``, ``state`` and ``defaults`` are the inner optimizer's,
+    so mmengine's OptimWrapper and parameter schedulers (which write
+    ``param_groups[i]['lr']``) act on it directly.
+    """
+
+    def __init__(self, params=None, optimizer=None, *, k: int = 5,
+                 alpha: float = 0.5, **unknown):
+        reject_unknown_kwargs('Lookahead', unknown,
+                              ('params', 'optimizer', 'k', 'alpha'))
+        check_lookahead_args('Lookahead', k, alpha)
+        if isinstance(params, Optimizer) and optimizer is None:
+            # Lookahead(base_optimizer, k=..., alpha=...), the usual call.
+            params, optimizer = None, params
+        self.optimizer = self._build_inner(params, optimizer)
+        self._init_torch_hooks()
+        self.optimizer.defaults.update(lookahead_defaults(k, alpha))
+        self._fill_group_defaults()
+
+    @staticmethod
+    def _build_inner(params, optimizer) -> Optimizer:
+        if isinstance(optimizer, Lookahead):
+            raise ValueError('Lookahead got another Lookahead as its '
+                             'optimizer; wrap the inner optimizer only once.')
+        if isinstance(optimizer, Optimizer):
+            if params is not None:
+                raise ValueError(
+                    'Lookahead got both params and a built optimizer; the '
+                    'optimizer already has its parameters, drop params.')
+            return optimizer
+        if isinstance(optimizer, dict):
+            if 'type' not in optimizer:
+                raise ValueError(
+                    "Lookahead's optimizer config needs a 'type', e.g. "
+                    "dict(type='SGD_GC', lr=0.1).")
+            if params is None:
+                raise ValueError(
+                    'Lookahead was given an optimizer config but no params; '
+                    'build it through an optim-wrapper constructor, or pass '
+                    'params=model.parameters().')
+            if 'params' in optimizer:
+                raise ValueError(
+                    "Put the parameters in Lookahead's params, not in its "
+                    'optimizer config.')
+            from mmengine.registry import OPTIMIZERS
+            inner = OPTIMIZERS.build(dict(optimizer, params=params))
+            if isinstance(inner, Lookahead):
+                raise ValueError('Lookahead cannot wrap another Lookahead.')
+            return inner
+        raise TypeError(
+            'Lookahead needs optimizer=<a torch.optim.Optimizer> or '
+            f'optimizer=<a config dict>, got {type(optimizer).__name__}.')
+
+    def _init_torch_hooks(self) -> None:
+        # What Optimizer.__init__ would set up; it is not called because the
+        # params and groups belong to the inner optimizer.
+        for name in ('_optimizer_step_pre_hooks', '_optimizer_step_post_hooks',
+                     '_optimizer_state_dict_pre_hooks',
+                     '_optimizer_state_dict_post_hooks',
+                     '_optimizer_load_state_dict_pre_hooks',
+                     '_optimizer_load_state_dict_post_hooks'):
+            setattr(self, name, OrderedDict())
+        self._patch_step_function()
+
+    def _fill_group_defaults(self) -> None:
+        defaults = self.optimizer.defaults
+        for group in self.optimizer.param_groups:
+            for key in ('lookahead_k', 'lookahead_alpha', 'lookahead_step'):
+                group.setdefault(key, defaults[key])
+
+    # The inner optimizer's containers, looked up each time: its
+    # load_state_dict replaces them with new objects.
+    @property
+    def param_groups(self) -> List[dict]:
+        return self.optimizer.param_groups
+
+    @property
+    def state(self):
+        return self.optimizer.state
+
+    @property
+    def defaults(self) -> dict:
+        return self.optimizer.defaults
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        captured = capture_slow_weights(self.param_groups, self.state)
+        self.optimizer.step()
+        advance_lookahead(self.param_groups, self.state, captured)
+        return loss
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self) -> dict:
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.optimizer.load_state_dict(state_dict)
+        # A checkpoint of the bare inner optimizer has no lookahead keys.
+        self._fill_group_defaults()
+
+    def add_param_group(self, param_group: dict) -> None:
+        self.optimizer.add_param_group(param_group)
+
+    def __getstate__(self) -> dict:
+        return {'optimizer': self.optimizer}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._init_torch_hooks()
+
+    def __repr__(self) -> str:
+        return (f'Lookahead(k={self.defaults["lookahead_k"]}, '
+                f'alpha={self.defaults["lookahead_alpha"]}, '
+                f'optimizer={self.optimizer!r})')
