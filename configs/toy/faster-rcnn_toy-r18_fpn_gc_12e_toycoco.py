@@ -1,4 +1,0 @@
-# GC twin of faster-rcnn_toy-r18_fpn_12e_toycoco.py: the optimizer is SGD_GC
-# (same lr, momentum and weight decay); nothing else changes.
-_base_ = './faster-rcnn_toy-r18_fpn_12e_toycoco.py'
-optim_wrapper = dict(optimizer=dict(type='SGD_GC'))
