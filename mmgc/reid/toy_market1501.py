@@ -215,18 +215,18 @@ def generate_toy_market1501(out_dir: str,
     if not 1 <= images_per_camera[0] <= images_per_camera[1]:
         raise ValueError(f'images_per_camera {images_per_camera} must '
                          'satisfy 1 <= min <= max.')
-    if osp.exists(out_dir):
+    if osp.exists(out_dir) and os.listdir(out_dir):
         if not overwrite:
             raise FileExistsError(
-                f'{out_dir!r} exists; pass overwrite=True (--overwrite) to '
-                'replace it.')
+                f'{out_dir!r} exists and is not empty; pass overwrite=True '
+                '(--overwrite) to replace it.')
         shutil.rmtree(out_dir)
     folders = {
         name: osp.join(out_dir, name)
         for name in (TRAIN_DIR, QUERY_DIR, GALLERY_DIR)
     }
     for folder in folders.values():
-        os.makedirs(folder)
+        os.makedirs(folder, exist_ok=True)
 
     rng = np.random.RandomState(seed)
     cameras = [_make_camera(rng) for _ in range(num_cameras)]
