@@ -26,7 +26,8 @@ from torch.optim.optimizer import Optimizer
 from ._validation import (check_betas, check_non_negative,
                           reject_unknown_kwargs)
 from .foreach_utils import default_to_foreach
-from .gc_ops import centralize, check_not_sparse, foreach_centralize
+from .gc_ops import (centralize, check_not_sparse, foreach_centralize,
+                     foreach_centralize_)
 
 __all__ = [
     'Adam_GC', 'Adam_GCC', 'Adam_GC2', 'Adam_GCC2', 'AdamW_GC', 'AdamW_GCC',
@@ -262,7 +263,9 @@ def _multi_tensor_adam_gc_same_step(params, grads, exp_avgs, exp_avg_sqs,
 
     if not old_adamw and weight_decay != 0:
         grads = torch._foreach_add(grads, params, alpha=weight_decay)
-    if not gc_on_update:
+        if not gc_on_update:
+            foreach_centralize_(grads, conv_only)  # a fresh list: in place
+    elif not gc_on_update:
         grads = foreach_centralize(grads, conv_only)
 
     torch._foreach_mul_(exp_avgs, beta1)
@@ -282,7 +285,7 @@ def _multi_tensor_adam_gc_same_step(params, grads, exp_avgs, exp_avg_sqs,
         updates = torch._foreach_mul(params, weight_decay)
         torch._foreach_addcdiv_(updates, exp_avgs, denoms)
         if gc_on_update:
-            updates = foreach_centralize(updates, conv_only)
+            foreach_centralize_(updates, conv_only)
         torch._foreach_add_(params, updates, alpha=-step_size)
     else:
         torch._foreach_div_(denoms, math.sqrt(bias_correction2))
@@ -291,7 +294,8 @@ def _multi_tensor_adam_gc_same_step(params, grads, exp_avgs, exp_avg_sqs,
         if gc_on_update:
             deltas = torch._foreach_mul(exp_avgs, step_size)
             torch._foreach_div_(deltas, denoms)
-            torch._foreach_sub_(params, foreach_centralize(deltas, conv_only))
+            foreach_centralize_(deltas, conv_only)
+            torch._foreach_sub_(params, deltas)
         else:
             torch._foreach_addcdiv_(params, exp_avgs, denoms,
                                     value=-step_size)

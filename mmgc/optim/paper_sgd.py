@@ -17,7 +17,8 @@ from torch.optim.optimizer import Optimizer, required
 
 from ._validation import (check_nesterov, check_non_negative,
                           check_required_lr, reject_unknown_kwargs)
-from .gc_ops import centralize, check_not_sparse, foreach_centralize
+from .gc_ops import (centralize, check_not_sparse, foreach_centralize,
+                     foreach_centralize_)
 from .foreach_utils import default_to_foreach
 
 __all__ = ['SGD_GC', 'SGD_GCC', 'SGDW_GC', 'SGDW_GCC', 'sgd_gc']
@@ -184,15 +185,14 @@ def _multi_tensor_sgd_gc(params, grads, momentum_buffers, *, lr, momentum,
     # grouping by device/dtype is left to torch's foreach fallbacks.
     if not params:
         return
-    if decoupled_weight_decay:
-        weights_before_step = (torch._foreach_mul(params, 1.0)
-                               if weight_decay != 0 else None)
-        directions = list(grads)
-    elif weight_decay != 0:
+    if decoupled_weight_decay and weight_decay != 0:
+        weights_before_step = torch._foreach_mul(params, 1.0)
+    if weight_decay != 0 and not decoupled_weight_decay:
+        # A fresh list: centralize it in place rather than allocating again.
         directions = torch._foreach_add(grads, params, alpha=weight_decay)
+        foreach_centralize_(directions, conv_only)
     else:
-        directions = list(grads)
-    directions = foreach_centralize(directions, conv_only)
+        directions = foreach_centralize(grads, conv_only)
 
     if momentum != 0:
         fresh = [i for i, b in enumerate(momentum_buffers) if b is None]
