@@ -15,6 +15,21 @@ for _optimizer in PAPER_OPTIMIZERS:
     OPTIMIZERS.register_module(module=_optimizer)
 
 # --- GC-enabled general optimizers, Lookahead, Ranger, constructor, hook ----
+from mmengine.registry import HOOKS, OPTIM_WRAPPER_CONSTRUCTORS  # noqa: E402
+
+from mmgc.engine.hooks import GCStatsHook  # noqa: E402
+from mmgc.engine.optim_wrapper_constructor import \
+    GCOptimWrapperConstructor  # noqa: E402
+from mmgc.optim.gc_adam import GCAdam, GCAdamW  # noqa: E402
+from mmgc.optim.gc_radam import GCRAdam  # noqa: E402
+from mmgc.optim.gc_sgd import GCSGD  # noqa: E402
+from mmgc.optim.lookahead import Lookahead  # noqa: E402
+from mmgc.optim.ranger import Ranger  # noqa: E402
+
+for _optimizer in (GCSGD, GCAdam, GCAdamW, GCRAdam, Lookahead, Ranger):
+    OPTIMIZERS.register_module(module=_optimizer)
+OPTIM_WRAPPER_CONSTRUCTORS.register_module(module=GCOptimWrapperConstructor)
+HOOKS.register_module(module=GCStatsHook)
 
 # --- detection tools: DDP wrapper for CPU-only torchrun jobs ---------------
 from mmengine.registry import MODEL_WRAPPERS  # noqa: E402
