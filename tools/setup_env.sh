@@ -78,7 +78,10 @@ else
         # longer guarantees; torch wants a newer setuptools at run time, so the
         # old one is only used for the build and replaced right after it.
         STEP="install the build tools for mmcv (setuptools<70)"
-        "${PIP[@]}" install -q "setuptools<70" 2>&1 | grep -v "dependency resolver\|requires setuptools" || true
+        # (pip warns that torch wants a newer one; that is expected here.)
+        "${PIP[@]}" install -q "setuptools<70" >"$BUILD_DIR/setuptools.log" 2>&1 \
+            || { cat "$BUILD_DIR/setuptools.log" >&2; false; }
+        "$PY" -c "import pkg_resources"
         STEP="download mmcv $MMCV_VERSION source"
         "${PIP[@]}" download -q --no-deps --no-binary mmcv --no-build-isolation \
             "mmcv==$MMCV_VERSION" -d "$BUILD_DIR"
@@ -92,7 +95,7 @@ else
             "${PIP[@]}" wheel --no-deps --no-build-isolation -w "$BUILD_DIR/dist" . \
             >"$BUILD_DIR/build.log" 2>&1) || { tail -n 40 "$BUILD_DIR/build.log" >&2; false; }
         STEP="restore setuptools for torch"
-        "${PIP[@]}" install -q "setuptools>=77.0.3"
+        "${PIP[@]}" install -q "setuptools>=77.0.3,<81"
         mkdir -p "$CACHE_DIR"
         cp "$BUILD_DIR"/dist/mmcv-*.whl "$CACHE_DIR/"
         WHEEL=$(ls "$CACHE_DIR"/mmcv-"$MMCV_VERSION"-*.whl | head -n 1)
