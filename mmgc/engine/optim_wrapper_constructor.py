@@ -447,10 +447,10 @@ def _summary(model: nn.Module, optimizer: Optimizer,
             if rule is not None and gc_applies(p, rule):
                 kinds[_kind(module) if module is not None else 'other'] += 1
                 continue
-            if rule is None:
-                why = reasons.get(name, 'use_gc=False')
-            elif p.dim() <= 1:
+            if p.dim() <= 1:
                 why = 'one-dimensional (bias, norm)'
+            elif rule is None:
+                why = reasons.get(name, 'use_gc=False')
             else:
                 why = f'{p.dim()}-D with gc_conv_only=True'
             excluded.setdefault(why, []).append(name)
