@@ -65,8 +65,9 @@ def test_faster_rcnn_groups_and_flags_by_name(faster_rcnn, tmp_path):
     assert 'backbone.conv1.weight' in frozen  # frozen_stages=1
     assert set(rules) == trainable
     assert rules['roi_head.bbox_head.fc_cls.weight'] is None
-    for name in ('backbone.layer2.0.conv1.weight', 'neck.fpn_convs.0.conv.weight',
-                 'rpn_head.rpn_conv.weight', 'roi_head.bbox_head.fc_reg.weight',
+    for name in ('backbone.layer2.0.conv1.weight',
+                 'neck.fpn_convs.0.conv.weight', 'rpn_head.rpn_conv.weight',
+                 'roi_head.bbox_head.fc_reg.weight',
                  'roi_head.bbox_head.shared_fcs.0.weight'):
         assert rules[name] is False, name  # GC on conv and fc
     # Groups with GC on still hold biases and norms, which GC never touches.
@@ -258,3 +259,10 @@ def test_lookahead_inner_optimizer_gets_gc_and_lr_mult():
 def test_bad_configs_get_clear_errors(optimizer, paramwise_cfg, error, match):
     with pytest.raises(error, match=match):
         build(TinyNet(), optimizer, **paramwise_cfg)
+
+
+def test_amp_scale_aware_optimizers_are_refused_when_built_directly():
+    # fused optimizers set _step_supports_amp_scaling: GradScaler then hands
+    # them still-scaled gradients.
+    with pytest.raises(ValueError, match='AMP loss scale'):
+        gc_wrapped(torch.optim.AdamW)(TinyNet().parameters(), fused=True)

@@ -387,7 +387,8 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                     f"paramwise_cfg.custom_keys set '{key}'{hint}, which "
                     f'{type(optimizer).__name__} does not read; mmengine '
                     'would copy it into the param group and it would have no '
-                    f"effect. Keys it reads: {', '.join(sorted(optimizer.defaults))}.")
+                    'effect. Keys it reads: '
+                    f"{', '.join(sorted(optimizer.defaults))}.")
 
 
 def _parameter_owners(model: nn.Module) -> Dict[int, Tuple[str, nn.Module]]:
