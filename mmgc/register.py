@@ -20,13 +20,9 @@ from mmengine.registry import HOOKS, OPTIM_WRAPPER_CONSTRUCTORS  # noqa: E402
 from mmgc.engine.hooks import GCStatsHook  # noqa: E402
 from mmgc.engine.optim_wrapper_constructor import \
     GCOptimWrapperConstructor  # noqa: E402
-from mmgc.optim.gc_adam import GCAdam, GCAdamW  # noqa: E402
-from mmgc.optim.gc_radam import GCRAdam  # noqa: E402
-from mmgc.optim.gc_sgd import GCSGD  # noqa: E402
-from mmgc.optim.lookahead import Lookahead  # noqa: E402
-from mmgc.optim.ranger import Ranger  # noqa: E402
+from mmgc.optim import GC_OPTIMIZERS  # noqa: E402
 
-for _optimizer in (GCSGD, GCAdam, GCAdamW, GCRAdam, Lookahead, Ranger):
+for _optimizer in GC_OPTIMIZERS:
     OPTIMIZERS.register_module(module=_optimizer)
 OPTIM_WRAPPER_CONSTRUCTORS.register_module(module=GCOptimWrapperConstructor)
 HOOKS.register_module(module=GCStatsHook)
