@@ -36,11 +36,11 @@ def resnet50_shapes():
 
 
 def faster_rcnn_shapes():
-    from mmengine.config import Config
+    from mmengine.hub import get_config
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     register_all_modules()
-    cfg = Config.fromfile('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
+    cfg = get_config('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
     cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
     return [p.shape for p in model.parameters() if p.requires_grad]

@@ -1,0 +1,33 @@
+"""The benchmark scripts run in their quick mode and print their tables.
+(No timing is asserted: figures come from full runs, see the README.)"""
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_tool(*args):
+    result = subprocess.run([sys.executable, *args], cwd=REPO,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_benchmark_optimizers_quick_prints_ratios():
+    out = run_tool('tools/benchmark_optimizers.py', '--quick')
+    assert 'ResNet-50: 161 tensors, 25.6M parameters' in out
+    assert 'mmgc/torch' in out and 'loop/mmgc' in out
+    rows = [line for line in out.splitlines()
+            if line.startswith('ResNet-50 ')]
+    names = {line.split()[1] for line in rows}
+    assert {'SGD_GC', 'SGD_GCC', 'Adam_GC', 'GCAdamW'} <= names
+    for line in rows:
+        ratio = float(line.split()[7])  # mmgc/torch
+        assert ratio > 0
+
+
+def test_benchmark_training_quick_prints_overhead():
+    out = run_tool('tools/benchmark_training.py', '--quick')
+    assert 'SGD_GC' in out
+    assert 'GC overhead per iteration:' in out
