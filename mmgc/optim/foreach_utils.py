@@ -1,8 +1,11 @@
-"""When to take the multi-tensor (foreach) path: decided as torch decides."""
-from typing import List, Optional
+"""Helpers of the multi-tensor (foreach) kernels: when to take that path, and
+how to batch tensors for it."""
+from typing import Dict, Hashable, List, Optional, Sequence
 
 from torch import Tensor
 from torch.optim.optimizer import _default_to_fused_or_foreach
+
+__all__ = ['default_to_foreach', 'group_by_device_and_dtype', 'pick']
 
 
 def default_to_foreach(params: List[Tensor],
@@ -14,3 +17,28 @@ def default_to_foreach(params: List[Tensor],
     _, foreach = _default_to_fused_or_foreach(tensors, differentiable=False,
                                               use_fused=False)
     return foreach
+
+
+def group_by_device_and_dtype(
+        tensors: Sequence[Tensor],
+        extra_keys: Optional[Sequence[Hashable]] = None
+) -> Dict[tuple, List[int]]:
+    """Indices of ``tensors`` grouped by device and dtype (and by
+    ``extra_keys[i]`` when given), in first-seen order.
+
+    A foreach launch takes one device and one dtype: a mixed list would fall
+    back to one kernel per tensor on CUDA. Grouping first keeps every launch
+    a real multi-tensor one.
+    """
+    groups: Dict[tuple, List[int]] = {}
+    for i, t in enumerate(tensors):
+        key = (t.device, t.dtype)
+        if extra_keys is not None:
+            key += (extra_keys[i], )
+        groups.setdefault(key, []).append(i)
+    return groups
+
+
+def pick(tensors: Sequence, indices: Sequence[int]) -> list:
+    """``[tensors[i] for i in indices]``."""
+    return [tensors[i] for i in indices]

@@ -10,10 +10,13 @@ Where GC acts is chosen per param group by ``gc_loc``:
   ``step_size * m / denom`` is centralized, together with AdamW's decoupled
   decay ``lr * wd * w``, so each weight slice keeps its mean.
 
-Tensors GC does not touch (1-D, or not conv with ``gc_conv_only``), and every
-tensor with ``use_gc=False``, take exactly torch's single-tensor operations:
-bit-identical results, torch's state layout (``step``, ``exp_avg``,
-``exp_avg_sq``, ``max_exp_avg_sq``).
+The kernel is the paper optimizers' one (:func:`mmgc.optim.paper_adam.adam_gc`
+with ``arithmetic='torch'``), with a single-tensor and a multi-tensor
+(``foreach``) path. Tensors GC does not touch (1-D, or not conv with
+``gc_conv_only``), and every tensor with ``use_gc=False``, take exactly
+torch's operations (its single-tensor path for ``foreach=False``, its foreach
+path for ``foreach=True``; bit-identical on CPU), and the state layout is
+torch's (tensor ``step``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``).
 
 AdamW's decay is torch's ``w *= 1 - lr * wd``. The authors' advanced AdamW
 scaled it by ``lr / (1 - beta1^t)`` (ten times ``lr`` at step 1); that is not
@@ -27,7 +30,8 @@ from torch.optim import Adam, AdamW
 
 from ._validation import reject_unknown_kwargs
 from .gc_group import GCGroupMixin, as_float, scalar_dtype
-from .gc_ops import centralize, centralize_, check_not_sparse, gc_applies
+from .gc_ops import check_not_sparse
+from .paper_adam import adam_gc
 
 __all__ = ['GCAdam', 'GCAdamW', 'gc_adam']
 
@@ -48,9 +52,11 @@ class GCAdam(GCGroupMixin, Adam):
         gc_conv_only (bool): Only conv weights (``ndim > 3``). Default False.
         gc_loc (bool): True: centralize the gradient before the moments;
             False: centralize the final update. Default False.
+        foreach (bool, optional): The multi-tensor path; ``None`` decides
+            as torch does (multi-tensor on CUDA, single-tensor on CPU).
 
-    ``p.grad`` is only read. ``foreach``, ``fused``, ``capturable`` and
-    ``differentiable`` exist for signature parity and must stay off.
+    ``p.grad`` is only read. ``fused``, ``capturable`` and ``differentiable``
+    exist for signature parity and must stay off.
     """
 
     gc_options = ('use_gc', 'gc_conv_only', 'gc_loc')
@@ -74,8 +80,7 @@ class GCAdam(GCGroupMixin, Adam):
                  fused: Optional[bool] = None,
                  **unknown):
         reject_unknown_kwargs(type(self).__name__, unknown, _ARGS)
-        self._refuse_unsupported(foreach=foreach, fused=fused,
-                                 capturable=capturable,
+        self._refuse_unsupported(fused=fused, capturable=capturable,
                                  differentiable=differentiable)
         # Adam.__init__ explicitly: in GCAdamW's MRO, super() is AdamW, whose
         # signature has no decoupled_weight_decay.
@@ -146,7 +151,8 @@ class GCAdam(GCGroupMixin, Adam):
                     decoupled_weight_decay=group['decoupled_weight_decay'],
                     use_gc=group['use_gc'],
                     gc_conv_only=group['gc_conv_only'],
-                    gc_loc=group['gc_loc'])
+                    gc_loc=group['gc_loc'],
+                    foreach=group.get('foreach'))
         return loss
 
 
@@ -189,66 +195,31 @@ def gc_adam(params: List[Tensor],
             decoupled_weight_decay: bool,
             use_gc: bool,
             gc_conv_only: bool,
-            gc_loc: bool) -> None:
-    """Functional GCAdam / GCAdamW. Moments, ``max_exp_avg_sqs`` and step
-    counters are updated in place; ``grads`` are only read."""
-    _single_tensor_gc_adam(
-        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps,
-        amsgrad=amsgrad, beta1=beta1, beta2=beta2, lr=lr,
-        weight_decay=weight_decay, eps=eps, maximize=maximize,
-        decoupled_weight_decay=decoupled_weight_decay, use_gc=use_gc,
-        gc_conv_only=gc_conv_only, gc_loc=gc_loc)
+            gc_loc: bool,
+            foreach: Optional[bool] = None) -> None:
+    """Functional GCAdam / GCAdamW, in torch.optim.adam's argument style: a
+    thin front of :func:`mmgc.optim.paper_adam.adam_gc`, the one Adam kernel,
+    with torch's arithmetic.
 
-
-def _single_tensor_gc_adam(params, grads, exp_avgs, exp_avg_sqs,
-                           max_exp_avg_sqs, state_steps, *, amsgrad, beta1,
-                           beta2, lr, weight_decay, eps, maximize,
-                           decoupled_weight_decay, use_gc, gc_conv_only,
-                           gc_loc):
-    lr = as_float(lr)
-    beta1, beta2 = as_float(beta1), as_float(beta2)
-    for i, param in enumerate(params):
-        grad = grads[i] if not maximize else -grads[i]
-        exp_avg = exp_avgs[i]
-        exp_avg_sq = exp_avg_sqs[i]
-        step_t = state_steps[i]
-        gc_here = use_gc and gc_applies(param, gc_conv_only)
-        gc_update = gc_here and not gc_loc
-
+    ``state_steps`` are torch's tensor step counters: each is incremented
+    here, as torch does. Moments and ``max_exp_avg_sqs`` (empty unless
+    ``amsgrad``) are updated in place; ``grads`` are only read.
+    """
+    steps = []
+    for step_t in state_steps:
         step_t += 1
-
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                # With gc_update the decay joins the centralized update below.
-                if not gc_update:
-                    param.mul_(1 - lr * weight_decay)
-            else:
-                grad = grad.add(param, alpha=weight_decay)
-
-        if gc_here and gc_loc:
-            grad = centralize(grad, gc_conv_only)
-
-        exp_avg.lerp_(grad, 1 - beta1)
-        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-
-        step = step_t.item()
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        step_size = lr / bias_correction1
-        bias_correction2_sqrt = bias_correction2**0.5
-
-        if amsgrad:
-            torch.maximum(max_exp_avg_sqs[i], exp_avg_sq,
-                          out=max_exp_avg_sqs[i])
-            denom = (max_exp_avg_sqs[i].sqrt() /
-                     bias_correction2_sqrt).add_(eps)
-        else:
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-
-        if gc_update:
-            update = torch.div(exp_avg, denom).mul_(step_size)
-            if decoupled_weight_decay and weight_decay != 0:
-                update.add_(param, alpha=lr * weight_decay)
-            param.sub_(centralize_(update, gc_conv_only))
-        else:
-            param.addcdiv_(exp_avg, denom, value=-step_size)
+        steps.append(step_t.item())
+    adam_gc(params, grads, exp_avgs, exp_avg_sqs,
+            max_exp_avg_sqs if amsgrad else [None] * len(params), steps,
+            amsgrad=amsgrad,
+            beta1=as_float(beta1),
+            beta2=as_float(beta2),
+            lr=as_float(lr),
+            weight_decay=weight_decay,
+            eps=eps,
+            conv_only=gc_conv_only if use_gc else None,
+            gc_loc='gradient' if gc_loc else 'update',
+            weight_decay_mode='decoupled' if decoupled_weight_decay else 'l2',
+            maximize=maximize,
+            arithmetic='torch',
+            foreach=foreach)

@@ -22,7 +22,8 @@ GC_OPTION_NAMES = ('use_gc', 'gc_conv_only', 'gc_loc')
 # implement; each maps to why.
 _UNSUPPORTED_FLAGS = {
     'foreach': 'mmgc has only the single-tensor kernel for this optimizer '
-               '(leave foreach unset; on CPU torch uses that path too)',
+               '(leave foreach unset or False; GCSGD, GCAdam and GCAdamW '
+               'have a foreach path)',
     'fused': 'a fused kernel updates the weights in one launch and, under '
              'AMP, receives gradients still multiplied by the loss scale, so '
              'there is no unscaled gradient to centralize',

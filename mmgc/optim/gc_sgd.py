@@ -3,8 +3,11 @@
 The algorithm is torch's SGD; GC centralizes the descent direction after L2
 decay is added and before momentum (for SGD, centralizing the gradient or the
 final update is the same in exact arithmetic, so there is no ``gc_loc``).
-With ``use_gc=False`` every operation is torch's single-tensor SGD, so the
-result is bit-identical and the state layout (``momentum_buffer``) is torch's.
+The kernel is the paper optimizers' one (:func:`mmgc.optim.paper_sgd.sgd_gc`),
+with a single-tensor and a multi-tensor (``foreach``) path. With
+``use_gc=False`` every operation is torch's SGD (single-tensor path for
+``foreach=False``, foreach path for ``foreach=True``), so the result is
+bit-identical on CPU, and the state layout (``momentum_buffer``) is torch's.
 """
 from typing import List, Optional
 
@@ -14,7 +17,8 @@ from torch.optim import SGD
 
 from ._validation import reject_unknown_kwargs
 from .gc_group import GCGroupMixin, as_float
-from .gc_ops import centralize, check_not_sparse
+from .gc_ops import check_not_sparse
+from .paper_sgd import sgd_gc
 
 __all__ = ['GCSGD', 'gc_sgd']
 
@@ -33,10 +37,13 @@ class GCSGD(GCGroupMixin, SGD):
             :class:`torch.optim.SGD`.
         use_gc (bool): Centralize weights with ``ndim > 1``. Default True.
         gc_conv_only (bool): Only conv weights (``ndim > 3``). Default False.
+        foreach (bool, optional): The multi-tensor path; ``None`` decides
+            as torch does (multi-tensor on CUDA, single-tensor on CPU).
 
-    ``p.grad`` is only read: after ``step()`` it holds what backward wrote.
-    ``foreach``, ``fused`` and ``differentiable`` exist for signature parity
-    with torch and must stay off.
+    ``p.grad`` is only read: after ``step()`` it holds what backward wrote
+    (torch's foreach Nesterov SGD writes into it; this one does not).
+    ``fused`` and ``differentiable`` exist for signature parity with torch
+    and must stay off.
     """
 
     gc_options = ('use_gc', 'gc_conv_only')
@@ -57,8 +64,7 @@ class GCSGD(GCGroupMixin, SGD):
                  fused: Optional[bool] = None,
                  **unknown):
         reject_unknown_kwargs(type(self).__name__, unknown, _ARGS)
-        self._refuse_unsupported(foreach=foreach, fused=fused,
-                                 differentiable=differentiable)
+        self._refuse_unsupported(fused=fused, differentiable=differentiable)
         super().__init__(params, lr, momentum, dampening, weight_decay,
                          nesterov, maximize=maximize, foreach=foreach,
                          differentiable=differentiable, fused=fused)
@@ -80,19 +86,19 @@ class GCSGD(GCGroupMixin, SGD):
                 check_not_sparse(p.grad, p, type(self).__name__, rule)
                 params.append(p)
                 grads.append(p.grad)
-                if group['momentum'] != 0:
-                    momentum_buffers.append(
-                        self.state[p].get('momentum_buffer'))
+                momentum_buffers.append(
+                    self.state[p].get('momentum_buffer')
+                    if group['momentum'] != 0 else None)
 
-            gc_sgd(params, grads, momentum_buffers,
-                   weight_decay=group['weight_decay'],
+            sgd_gc(params, grads, momentum_buffers,
+                   lr=as_float(group['lr']),
                    momentum=group['momentum'],
-                   lr=group['lr'],
                    dampening=group['dampening'],
+                   weight_decay=group['weight_decay'],
                    nesterov=group['nesterov'],
+                   conv_only=rule,
                    maximize=group['maximize'],
-                   use_gc=group['use_gc'],
-                   gc_conv_only=group['gc_conv_only'])
+                   foreach=group.get('foreach'))
 
             if group['momentum'] != 0:
                 for p, buf in zip(params, momentum_buffers):
@@ -111,35 +117,16 @@ def gc_sgd(params: List[Tensor],
            nesterov: bool,
            maximize: bool,
            use_gc: bool,
-           gc_conv_only: bool) -> None:
-    """Functional GCSGD. ``momentum_buffer_list`` is updated in place (``None``
-    entries become new buffers); ``grads`` are only read."""
-    _single_tensor_gc_sgd(params, grads, momentum_buffer_list,
-                          weight_decay=weight_decay, momentum=momentum,
-                          lr=lr, dampening=dampening, nesterov=nesterov,
-                          maximize=maximize, use_gc=use_gc,
-                          gc_conv_only=gc_conv_only)
+           gc_conv_only: bool,
+           foreach: Optional[bool] = None) -> None:
+    """Functional GCSGD, in torch.optim.sgd's argument style: a thin front of
+    :func:`mmgc.optim.paper_sgd.sgd_gc`, the one SGD kernel.
 
-
-def _single_tensor_gc_sgd(params, grads, momentum_buffer_list, *,
-                          weight_decay, momentum, lr, dampening, nesterov,
-                          maximize, use_gc, gc_conv_only):
-    lr = as_float(lr)
-    for i, param in enumerate(params):
-        grad = grads[i] if not maximize else -grads[i]
-        if weight_decay != 0:
-            grad = grad.add(param, alpha=weight_decay)
-        if use_gc:
-            # Out of place: grad may still be p.grad itself.
-            grad = centralize(grad, gc_conv_only)
-
-        if momentum != 0:
-            buf = momentum_buffer_list[i]
-            if buf is None:
-                buf = grad.detach().clone()
-                momentum_buffer_list[i] = buf
-            else:
-                buf.mul_(momentum).add_(grad, alpha=1 - dampening)
-            grad = grad.add(buf, alpha=momentum) if nesterov else buf
-
-        param.add_(grad, alpha=-lr)
+    ``momentum_buffer_list`` is updated in place (``None`` entries become new
+    buffers); ``grads`` are only read.
+    """
+    sgd_gc(params, grads, momentum_buffer_list,
+           lr=as_float(lr), momentum=momentum, dampening=dampening,
+           weight_decay=weight_decay, nesterov=nesterov,
+           conv_only=gc_conv_only if use_gc else None, maximize=maximize,
+           foreach=foreach)

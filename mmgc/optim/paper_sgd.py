@@ -17,9 +17,10 @@ from torch.optim.optimizer import Optimizer, required
 
 from ._validation import (check_nesterov, check_non_negative,
                           check_required_lr, reject_unknown_kwargs)
-from .gc_ops import (centralize, check_not_sparse, foreach_centralize,
-                     foreach_centralize_)
-from .foreach_utils import default_to_foreach
+from .foreach_utils import (default_to_foreach, group_by_device_and_dtype,
+                            pick)
+from .gc_ops import (centralize, centralize_, check_not_sparse,
+                     foreach_centralize, foreach_centralize_)
 
 __all__ = ['SGD_GC', 'SGD_GCC', 'SGDW_GC', 'SGDW_GCC', 'sgd_gc']
 
@@ -136,81 +137,178 @@ def sgd_gc(params: List[Tensor],
            dampening: float,
            weight_decay: float,
            nesterov: bool,
-           conv_only: bool,
-           decoupled_weight_decay: bool,
+           conv_only: Optional[bool],
+           decoupled_weight_decay: bool = False,
+           maximize: bool = False,
            foreach: Optional[bool] = None) -> None:
-    """Functional form of the paper's SGD with GC.
+    """SGD with momentum and Gradient Centralization: the one SGD kernel of
+    mmgc, used by the paper's SGD(W)_GC(C) and by :class:`GCSGD`.
 
-    ``momentum_buffers`` is updated in place: ``None`` entries are replaced
-    by new buffers. ``grads`` are only read.
+    For each weight ``w`` with gradient ``g`` (paper, Algorithm 1)::
+
+        d = -g if maximize else g
+        d = d + wd * w                    # L2 decay (not with decoupled)
+        d = Phi_GC(d)                     # the GC operator, if it applies
+        buf = d                           # first step (a copy)
+        buf = momentum * buf + (1 - dampening) * d   # later steps
+        d = d + momentum * buf if nesterov else buf
+        w = w - lr * d
+        w = w - lr * wd * w_old           # decoupled decay (SGDW), w_old =
+                                          # the weight before this step
+
+    Args:
+        conv_only: The GC rule: ``False`` centralizes every tensor with
+            ``ndim > 1`` (GC), ``True`` only those with ``ndim > 3`` (GCC),
+            ``None`` none at all (plain torch SGD).
+        decoupled_weight_decay: SGDW-style decay applied after the step
+            instead of L2 decay folded into the gradient.
+        foreach: Take the multi-tensor path; ``None`` decides as torch does
+            (multi-tensor on CUDA-like devices, single-tensor on CPU). On CPU
+            both paths give bit-identical results.
+
+    ``momentum_buffers`` is updated in place (``None`` entries become new
+    buffers); ``grads`` are only read, never written.
     """
     if foreach is None:
         foreach = default_to_foreach(params, grads)
-    kernel = _multi_tensor_sgd_gc if foreach else _single_tensor_sgd_gc
-    kernel(params, grads, momentum_buffers, lr=lr, momentum=momentum,
-           dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
-           conv_only=conv_only,
-           decoupled_weight_decay=decoupled_weight_decay)
+    hyper = dict(lr=lr, momentum=momentum, dampening=dampening,
+                 weight_decay=weight_decay, nesterov=nesterov,
+                 conv_only=conv_only,
+                 decoupled_weight_decay=decoupled_weight_decay,
+                 maximize=maximize)
+    if not foreach:
+        _single_tensor_sgd_gc(params, grads, momentum_buffers, **hyper)
+        return
+    # foreach ops take no sparse tensors: those go one by one (only tensors
+    # GC leaves alone can have them; the optimizers check that).
+    sparse = [i for i, g in enumerate(grads) if g.is_sparse]
+    if sparse:
+        _apply_on_subset(_single_tensor_sgd_gc, sparse, params, grads,
+                         momentum_buffers, hyper)
+        dense = [i for i, g in enumerate(grads) if not g.is_sparse]
+        _apply_on_subset(_multi_tensor_sgd_gc, dense, params, grads,
+                         momentum_buffers, hyper)
+    else:
+        _multi_tensor_sgd_gc(params, grads, momentum_buffers, **hyper)
+
+
+def _apply_on_subset(kernel, indices, params, grads, momentum_buffers, hyper):
+    buffers = pick(momentum_buffers, indices)
+    kernel(pick(params, indices), pick(grads, indices), buffers, **hyper)
+    for i, buf in zip(indices, buffers):
+        momentum_buffers[i] = buf
 
 
 def _single_tensor_sgd_gc(params, grads, momentum_buffers, *, lr, momentum,
                           dampening, weight_decay, nesterov, conv_only,
-                          decoupled_weight_decay):
+                          decoupled_weight_decay, maximize):
     for i, param in enumerate(params):
-        direction = grads[i]
-        if decoupled_weight_decay:
-            weight_before_step = param.clone() if weight_decay != 0 else None
-        elif weight_decay != 0:
-            direction = direction.add(param, alpha=weight_decay)
-        direction = centralize(direction, conv_only)
+        grad = grads[i]
+        # ``owned``: ``d`` is a temporary of this step, not ``p.grad``, so
+        # it may be written in place instead of allocating again.
+        d, owned = (-grad, True) if maximize else (grad, False)
+        if weight_decay != 0 and not decoupled_weight_decay:
+            d = d.add_(param, alpha=weight_decay) if owned else d.add(
+                param, alpha=weight_decay)
+            owned = True
+        if conv_only is not None:
+            d = centralize_(d, conv_only) if owned else centralize(
+                d, conv_only)
+            owned = d is not grad
 
         if momentum != 0:
             buf = momentum_buffers[i]
             if buf is None:
-                buf = torch.clone(direction).detach()
+                buf = torch.clone(d).detach()
                 momentum_buffers[i] = buf
             else:
-                buf.mul_(momentum).add_(direction, alpha=1 - dampening)
-            direction = direction.add(buf, alpha=momentum) if nesterov else buf
+                buf.mul_(momentum).add_(d, alpha=1 - dampening)
+            if nesterov:
+                d = d.add_(buf, alpha=momentum) if owned else d.add(
+                    buf, alpha=momentum)
+            else:
+                d = buf
 
-        param.add_(direction, alpha=-lr)
         if decoupled_weight_decay and weight_decay != 0:
+            weight_before_step = param.clone()
+            param.add_(d, alpha=-lr)
             param.add_(weight_before_step, alpha=-lr * weight_decay)
+        else:
+            param.add_(d, alpha=-lr)
 
 
-def _multi_tensor_sgd_gc(params, grads, momentum_buffers, *, lr, momentum,
-                         dampening, weight_decay, nesterov, conv_only,
-                         decoupled_weight_decay):
-    # Same operations as the single-tensor kernel, batched with foreach ops;
-    # grouping by device/dtype is left to torch's foreach fallbacks.
+def _multi_tensor_sgd_gc(params, grads, momentum_buffers, **hyper):
     if not params:
         return
-    if decoupled_weight_decay and weight_decay != 0:
-        weights_before_step = torch._foreach_mul(params, 1.0)
-    if weight_decay != 0 and not decoupled_weight_decay:
-        # A fresh list: centralize it in place rather than allocating again.
-        directions = torch._foreach_add(grads, params, alpha=weight_decay)
-        foreach_centralize_(directions, conv_only)
+    for idx in group_by_device_and_dtype(params).values():
+        if len(idx) == len(params):  # the common case: no copies needed
+            _multi_tensor_sgd_gc_group(params, grads, momentum_buffers,
+                                       **hyper)
+        else:
+            _apply_on_subset(_multi_tensor_sgd_gc_group, idx, params, grads,
+                             momentum_buffers, hyper)
+
+
+def _multi_tensor_sgd_gc_group(params, grads, momentum_buffers, *, lr,
+                               momentum, dampening, weight_decay, nesterov,
+                               conv_only, decoupled_weight_decay, maximize):
+    # The single-tensor kernel's operations, each batched over the list (one
+    # device, one dtype). ``owned[i]``: directions[i] is this step's own
+    # temporary, so it is written in place rather than copied again.
+    if maximize:
+        directions = torch._foreach_neg(grads)
+        owned = [True] * len(params)
     else:
-        directions = foreach_centralize(grads, conv_only)
+        directions = list(grads)
+        owned = [False] * len(params)
+    if weight_decay != 0 and not decoupled_weight_decay:
+        if maximize:
+            torch._foreach_add_(directions, params, alpha=weight_decay)
+        else:
+            directions = list(
+                torch._foreach_add(directions, params, alpha=weight_decay))
+        owned = [True] * len(params)
+    if conv_only is not None:
+        if all(owned):
+            foreach_centralize_(directions, conv_only)
+        else:  # nothing owned yet: new tensors only where GC applies
+            directions = foreach_centralize(directions, conv_only)
+            owned = [d is not g for d, g in zip(directions, grads)]
 
     if momentum != 0:
-        fresh = [i for i, b in enumerate(momentum_buffers) if b is None]
-        old = [i for i, b in enumerate(momentum_buffers) if b is not None]
-        if old:
-            bufs = [momentum_buffers[i] for i in old]
-            torch._foreach_mul_(bufs, momentum)
-            torch._foreach_add_(bufs, [directions[i] for i in old],
+        if all(b is not None for b in momentum_buffers):
+            torch._foreach_mul_(momentum_buffers, momentum)
+            torch._foreach_add_(momentum_buffers, directions,
                                 alpha=1 - dampening)
-        for i in fresh:
-            momentum_buffers[i] = torch.clone(directions[i]).detach()
-        if nesterov:
-            directions = torch._foreach_add(directions, momentum_buffers,
-                                            alpha=momentum)
         else:
+            for i, buf in enumerate(momentum_buffers):
+                if buf is None:
+                    momentum_buffers[i] = torch.clone(directions[i]).detach()
+                else:
+                    buf.mul_(momentum).add_(directions[i],
+                                            alpha=1 - dampening)
+        if nesterov:
+            mine = [i for i, o in enumerate(owned) if o]
+            if mine:
+                torch._foreach_add_(pick(directions, mine),
+                                    pick(momentum_buffers, mine),
+                                    alpha=momentum)
+            theirs = [i for i, o in enumerate(owned) if not o]
+            if theirs:  # p.grad itself: add out of place
+                added = torch._foreach_add(pick(directions, theirs),
+                                           pick(momentum_buffers, theirs),
+                                           alpha=momentum)
+                for i, d in zip(theirs, added):
+                    directions[i] = d
+        else:
+            # Drops this step's temporaries before the copy of the weights
+            # that SGDW takes below.
             directions = list(momentum_buffers)
 
-    torch._foreach_add_(params, directions, alpha=-lr)
     if decoupled_weight_decay and weight_decay != 0:
+        weights_before_step = torch._foreach_mul(params, 1.0)
+        torch._foreach_add_(params, directions, alpha=-lr)
         torch._foreach_add_(params, weights_before_step,
                             alpha=-lr * weight_decay)
+    else:
+        torch._foreach_add_(params, directions, alpha=-lr)
