@@ -241,12 +241,46 @@ def _multi_tensor_sgd_gc(params, grads, momentum_buffers, **hyper):
     if not params:
         return
     for idx in group_by_device_and_dtype(params).values():
-        if len(idx) == len(params):  # the common case: no copies needed
-            _multi_tensor_sgd_gc_group(params, grads, momentum_buffers,
-                                       **hyper)
-        else:
-            _apply_on_subset(_multi_tensor_sgd_gc_group, idx, params, grads,
-                             momentum_buffers, hyper)
+        for chunk in _chunks(idx, params, _allocates_beyond_torch(**hyper)):
+            if len(chunk) == len(params):  # the common case: no copies
+                _multi_tensor_sgd_gc_group(params, grads, momentum_buffers,
+                                           **hyper)
+            else:
+                _apply_on_subset(_multi_tensor_sgd_gc_group, chunk, params,
+                                 grads, momentum_buffers, hyper)
+
+
+def _allocates_beyond_torch(*, weight_decay, nesterov, conv_only,
+                            decoupled_weight_decay, maximize, **_) -> bool:
+    """Whether this step needs full-size temporaries where torch's foreach
+    SGD has none: torch allocates a list only for ``maximize`` or L2 decay
+    (and writes Nesterov's direction into ``p.grad``). Here the centralized
+    gradients, the out-of-place Nesterov direction and SGDW's copy of the
+    weights are new lists."""
+    if maximize or (weight_decay != 0 and not decoupled_weight_decay):
+        return False  # one fresh list, as in torch; then all in place
+    return (conv_only is not None or nesterov
+            or (decoupled_weight_decay and weight_decay != 0))
+
+
+def _chunks(indices, params, bounded: bool):
+    """``indices`` in consecutive chunks of at most
+    ``max(largest tensor, total / 16)`` elements when ``bounded``: the
+    temporaries of one chunk are then a small fraction of the parameters,
+    while each chunk is still one foreach launch per operation."""
+    if not bounded:
+        return [indices]
+    sizes = [params[i].numel() for i in indices]
+    budget = max(max(sizes), sum(sizes) // 16)
+    chunks, current, filled = [], [], 0
+    for i, size in zip(indices, sizes):
+        if current and filled + size > budget:
+            chunks.append(current)
+            current, filled = [], 0
+        current.append(i)
+        filled += size
+    chunks.append(current)
+    return chunks
 
 
 def _multi_tensor_sgd_gc_group(params, grads, momentum_buffers, *, lr,
