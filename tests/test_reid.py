@@ -80,6 +80,15 @@ def test_paper_configs_follow_the_strong_baseline_recipe(depth):
     assert cfg.val_evaluator.type == 'QueryGalleryReIDMetric'
 
 
+@pytest.mark.parametrize('name', [TOY, TOY_GC])
+def test_toy_configs_download_nothing_and_read_the_toy_data(name):
+    cfg = _load(name)
+    assert cfg.model.backbone.init_cfg is None
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[loader].dataset.data_root == 'data/toy_market1501/'
+    assert cfg.model.head.num_classes == 120  # generator default
+
+
 @pytest.mark.parametrize('name', ALL_CONFIGS)
 def test_config_builds_model_and_optimizer(name):
     cfg = _load(name)

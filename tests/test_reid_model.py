@@ -182,3 +182,48 @@ def mmgc_optim_wrapper(model):
         model,
         dict(optimizer=dict(type='SGD_GCC', lr=0.01, momentum=0.9,
                             weight_decay=0.002)))
+
+
+def _center_loss_worker(rank, world_size, port, out):
+    import torch.distributed as dist
+    dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+        world_size=world_size)
+    try:
+        import mmgc  # noqa: F401
+        from mmgc.reid import CenterLoss
+        torch.manual_seed(0)  # same initial centres on every process
+        loss_fn = CenterLoss(num_classes=3, feat_dim=2, center_lr=0.5)
+        start = loss_fn.centers.clone()
+        feats = torch.full((2, 2), float(rank + 1))  # differ per process
+        labels = torch.tensor([0, 1])
+        loss_fn(feats, labels)
+        gathered = [None] * world_size
+        dist.all_gather_object(gathered,
+                               (start.tolist(), loss_fn.centers.tolist()))
+        if rank == 0:
+            # Plain lists: tensors would be shared through memory that goes
+            # away when this process exits.
+            out.put(gathered)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_center_step_is_averaged_over_processes():
+    import socket
+
+    import torch.multiprocessing as mp
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context('spawn')
+    out = ctx.Queue()
+    mp.spawn(_center_loss_worker, args=(2, port, out), nprocs=2, join=True)
+    (start0, end0), (start1, end1) = [
+        map(torch.tensor, pair) for pair in out.get(timeout=60)]
+    assert torch.equal(start0, start1) and torch.equal(end0, end1)
+    # Per process: grad_j = 2/2 * (c_j - x) for classes 0 and 1, x = rank+1;
+    # averaged over the two processes: c_j - 1.5.
+    expected = start0.clone()
+    expected[:2] -= 0.5 * (start0[:2] - 1.5)
+    assert torch.allclose(end0, expected, atol=1e-6)

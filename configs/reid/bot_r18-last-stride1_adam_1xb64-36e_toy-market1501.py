@@ -1,7 +1,7 @@
 # The R18 strong baseline scaled down to the built-in toy dataset
 # (python tools/generate_toy_reid.py -> data/toy_market1501/) so that it
-# trains from scratch on a CPU in minutes: 64x32 images, no ImageNet
-# weights, 36 epochs with the 120-epoch schedule's shape. The GC twin is
+# trains from scratch on a CPU in minutes: 64x32 images, ResNet-18 at half
+# width, no ImageNet weights, 36 epochs with the 120-epoch schedule's shape. The GC twin is
 # bot_r18-last-stride1_sgd-gcc_1xb64-36e_toy-market1501.py.
 _base_ = './bot_r18-last-stride1_adam_1xb64-120e_market1501.py'
 
@@ -40,8 +40,11 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 model = dict(
-    backbone=dict(init_cfg=None),  # from scratch: nothing to download
-    head=dict(num_classes=num_train_ids))
+    backbone=dict(
+        stem_channels=32,
+        base_channels=32,  # stage widths 32-64-128-256
+        init_cfg=None),  # from scratch: nothing to download
+    head=dict(in_channels=256, num_classes=num_train_ids))
 
 # The 120-epoch schedule divided by ~3.3: warm-up 3 epochs, lr x0.1 at 12, 21.
 max_epochs = 36
