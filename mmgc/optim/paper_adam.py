@@ -15,6 +15,12 @@ it is what produced the paper's numbers.
 
 State per parameter: ``step`` (int), ``exp_avg``, ``exp_avg_sq`` and, with
 amsgrad, ``max_exp_avg_sq``, in the parameter's dtype.
+
+:func:`adam_gc` is mmgc's one Adam kernel, shared with :class:`GCAdam` and
+:class:`GCAdamW` (``arithmetic='torch'``): a single-tensor path and a
+multi-tensor (``foreach``) path that gives the same bits on CPU. A formed
+update is written into the memory of its denominator, so a step holds no more
+full-size temporaries than torch's foreach Adam.
 """
 import math
 from typing import List, Optional

@@ -8,6 +8,12 @@
 The momentum buffer starts as a copy of the first direction (no dampening on
 step 1), as in torch.optim.SGD; the state layout (``momentum_buffer``) is
 torch's, so checkpoints move between SGD and these classes.
+
+:func:`sgd_gc` is mmgc's one SGD kernel, shared with :class:`GCSGD`: a
+single-tensor path and a multi-tensor (``foreach``) path that gives the same
+bits on CPU. Neither writes into ``p.grad``; where a temporary is this step's
+own (``g + wd * w``, ``-g``), GC and Nesterov's direction are computed in it
+in place.
 """
 from typing import List, Optional
 
