@@ -165,7 +165,8 @@ def test_toy_training_and_evaluation_through_the_tools(
         '--cfg-options', *_data_options(tiny_toy_root),
         'train_dataloader.batch_size=32',  # P8 x K4
         'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
-        'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1'
+        'default_hooks.checkpoint.interval=2',
+        'default_hooks.logger.interval=1'
     ])
     records = _logged_metrics(work_dir)
     train_logs = [r for r in records if 'loss_triplet' in r]

@@ -1,7 +1,8 @@
 # The R18 strong baseline scaled down to the built-in toy dataset
 # (python tools/generate_toy_reid.py -> data/toy_market1501/) so that it
 # trains from scratch on a CPU in minutes: 64x32 images, ResNet-18 at half
-# width, no ImageNet weights, 36 epochs with the 120-epoch schedule's shape. The GC twin is
+# width, no ImageNet weights, 36 epochs with the 120-epoch schedule's
+# shape. The GC twin is
 # bot_r18-last-stride1_sgd-gcc_1xb64-36e_toy-market1501.py.
 _base_ = './bot_r18-last-stride1_adam_1xb64-120e_market1501.py'
 

@@ -11,7 +11,7 @@ pooling neck; this package adds what the Market-1501 baseline needs on top:
 - :class:`PKBatchSampler`: P identities x K images per batch, one epoch still
   covers each training image about once.
 - :class:`QueryGalleryReIDMetric`: mAP and CMC with the Market-1501 protocol.
-- :func:`generate_toy_market1501`: a small synthetic dataset in the same layout.
+- :func:`generate_toy_market1501`: a small synthetic dataset, same layout.
 
 The registrations happen in :mod:`mmgc.register`.
 """

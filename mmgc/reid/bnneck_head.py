@@ -28,8 +28,8 @@ class BNNeckHead(BaseModule):
         loss_center (dict, optional): ``dict(type='CenterLoss', ...)``;
             ``num_classes`` and ``feat_dim`` are filled in from this head.
         test_feature (str): ``'after_bn'`` (the baseline) or ``'before_bn'``.
-        init_cfg: BN weight 1, classifier weights N(0, 0.001), as in the
-            baseline.
+        init_cfg (dict | list[dict], optional): Defaults to the baseline's:
+            BN weight 1, classifier weights N(0, 0.001).
     """
 
     def __init__(self,
@@ -39,12 +39,13 @@ class BNNeckHead(BaseModule):
                  loss_triplet: Optional[dict] = None,
                  loss_center: Optional[dict] = None,
                  test_feature: str = 'after_bn',
-                 init_cfg: Union[dict, List[dict]] = (
-                     dict(type='Normal', layer='Linear', std=0.001),
-                     dict(type='Constant', layer='BatchNorm1d', val=1,
-                          bias=0))):
-        super().__init__(init_cfg=list(init_cfg) if isinstance(
-            init_cfg, tuple) else init_cfg)
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        if init_cfg is None:
+            init_cfg = [
+                dict(type='Normal', layer='Linear', std=0.001),
+                dict(type='Constant', layer='BatchNorm1d', val=1, bias=0)
+            ]
+        super().__init__(init_cfg=init_cfg)
         # Imported here so that importing mmgc does not import mmdet.
         from mmdet.registry import MODELS
 
@@ -66,7 +67,8 @@ class BNNeckHead(BaseModule):
         self.classifier = nn.Linear(in_channels, num_classes, bias=False)
 
         self.loss_cls = MODELS.build(loss_cls)
-        self.loss_triplet = MODELS.build(loss_triplet) if loss_triplet else None
+        self.loss_triplet = (
+            MODELS.build(loss_triplet) if loss_triplet else None)
         if loss_center:
             loss_center = dict(
                 loss_center, num_classes=num_classes, feat_dim=in_channels)
