@@ -284,12 +284,16 @@ def test_sparse_gradient_on_a_centralized_tensor_is_refused():
     (dict(gc_conv_ony=True), TypeError, "did you mean 'gc_conv_only'"),
     (dict(use_gcc=True), TypeError, "did you mean 'use_gc'"),
     (dict(fused=True), ValueError, 'loss scale'),
-    (dict(foreach=True), ValueError, 'single-tensor'),
     (dict(use_gc='yes'), TypeError, 'use_gc must be True or False'),
 ])
 def test_bad_arguments_get_clear_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         GCAdamW(make_params(), **kwargs)
+
+
+def test_foreach_is_refused_where_there_is_no_multi_tensor_kernel():
+    with pytest.raises(ValueError, match='single-tensor'):
+        GCRAdam(make_params(), foreach=True)
 
 
 def test_bad_group_keys_get_clear_errors():
