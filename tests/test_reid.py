@@ -4,18 +4,22 @@ tools/test.py."""
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 from mmdet.registry import MODELS
+from mmengine.dataset import DefaultSampler
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 import mmgc  # noqa: F401
-from mmgc.reid import generate_toy_market1501
+from mmgc.reid import (Market1501Dataset, PKBatchSampler,
+                       generate_toy_market1501)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / 'configs' / 'reid'
@@ -186,3 +190,44 @@ def test_toy_training_and_evaluation_through_the_tools(
     ])
     output = result.stdout + result.stderr
     assert f"reid/mAP: {val[0]['reid/mAP']:.4f}" in output
+
+
+def test_two_process_training_shares_out_the_pk_epoch(tiny_toy_root,
+                                                      tmp_path):
+    # tools/dist_train.sh with 2 CPU processes (gloo). The parameter dumps
+    # come from the detection tests' DumpRankParamsHook.
+    config = tmp_path / 'dist_toy_reid.py'
+    config.write_text(
+        f"_base_ = '{CONFIG_DIR / TOY_GC}'\n"
+        "custom_imports = dict(imports=['mmgc', '_det_utils'], "
+        'allow_failed_imports=False)\n'
+        "custom_hooks = [dict(type='DumpRankParamsHook')]\n")
+    work_dir = tmp_path / 'work'
+    env = dict(os.environ, PYTHON=sys.executable, PORT='29547',
+               OMP_NUM_THREADS='1', PYTHONPATH=str(REPO_ROOT / 'tests'))
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
+         str(work_dir), '--cfg-options', 'env_cfg.dist_cfg.backend=gloo',
+         *_data_options(tiny_toy_root), 'train_dataloader.batch_size=16',
+         'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+         'default_hooks.logger.interval=1'],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[
+        -5000:]
+
+    before = torch.load(work_dir / 'rank0_before.pth')
+    after = [torch.load(work_dir / f'rank{r}_after.pth') for r in (0, 1)]
+    for name in after[0]:
+        assert torch.equal(after[0][name], after[1][name]), name
+    assert not torch.equal(before['backbone.conv1.weight'],
+                           after[0]['backbone.conv1.weight'])
+
+    # Each process runs half of the single-process epoch's PK batches.
+    train = Market1501Dataset(str(tiny_toy_root), split='train')
+    single = len(
+        PKBatchSampler(DefaultSampler(train, seed=0), 16, num_instances=4))
+    log = next(work_dir.glob('*/*.log')).read_text()
+    iters = re.findall(r'Epoch\(train\)\s+\[1\]\[\s*\d+/(\d+)\]', log)
+    assert iters
+    assert {int(n) for n in iters} == {single // 2}
+    assert 'reid/mAP' in log
