@@ -116,6 +116,37 @@ def test_gn_rows_use_the_1x_schedule():
     assert gn_ws.model.backbone.conv_cfg.type == 'ConvWS'
 
 
+def _mmdet_config(relative: str) -> Config:
+    import mmdet
+    return load(Path(mmdet.__file__).parent / '.mim/configs' / relative)
+
+
+@pytest.mark.parametrize('ours, mmdets', [
+    ('mask-rcnn_r101_fpn_gn-all_1x_coco.py',
+     'gn/mask-rcnn_r101_fpn_gn-all_2x_coco.py'),
+    ('mask-rcnn_r50_fpn_gn-ws-all_1x_coco.py',
+     'gn+ws/mask-rcnn_r50_fpn_gn-ws-all_2x_coco.py'),
+])
+def test_gn_rows_are_mmdets_2x_configs_on_the_1x_schedule(ours, mmdets):
+    """Where mmdet has no 1x config, ours differs from its 2x one only in the
+    schedule (and in importing mmgc)."""
+    ours = flatten(load(REPO_ROOT / 'configs/mask_rcnn' / ours).to_dict())
+    theirs = flatten(_mmdet_config(mmdets).to_dict())
+    changed = {
+        key: (theirs.get(key), ours.get(key))
+        for key in ours.keys() | theirs.keys()
+        if ours.get(key) != theirs.get(key) and not key.endswith('_scope_')
+        and not key.startswith('custom_imports')
+    }
+    changed.pop('max_epochs', None)  # a helper variable of mmdet's config
+    assert changed == {
+        'train_cfg.max_epochs': (24, 12),
+        'param_scheduler.1.end': (24, 12),
+        'param_scheduler.1.milestones.0': (16, 8),
+        'param_scheduler.1.milestones.1': (22, 11),
+    }
+
+
 def _point_at_toy_data(dataset_cfg, toy_root):
     dataset_cfg.data_root = f'{toy_root}/'
     dataset_cfg.metainfo = dict(classes=TOY_COCO_CLASSES)
@@ -202,7 +233,12 @@ def test_missing_coco_says_where_coco_must_be(tmp_path, monkeypatch):
 def test_toy_config_finds_generated_data(toy_root, tmp_path, monkeypatch):
     cfg = load(REPO_ROOT / 'configs/toy/mask-rcnn_toy-r18_fpn_1x_toycoco.py')
     monkeypatch.chdir(tmp_path)  # the config's relative data/toy_coco/
-    assert len(missing_dataset_files(cfg, ('train', 'val', 'test'))) == 5
+    assert missing_dataset_files(cfg, ('train', 'val', 'test')) == [
+        'data/toy_coco/annotations/instances_train2017.json',
+        'data/toy_coco/train2017/',
+        'data/toy_coco/annotations/instances_val2017.json',
+        'data/toy_coco/val2017/',
+    ]
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = f'{toy_root}/'
     for key in ('val_evaluator', 'test_evaluator'):

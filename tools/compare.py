@@ -4,13 +4,13 @@ Usage:
     # train both configs with the same seed(s), then compare
     python tools/compare.py BASELINE_CONFIG GC_CONFIG [--seeds 0 1 2]
         [--work-dir work_dirs/compare] [--cfg-options KEY=VALUE ...]
-        [--gpus N]
+        [--jobs N] [--gpus N]
     # compare finished runs (work dirs written by tools/train.py or by an
     # earlier compare) without training
     python tools/compare.py BASELINE_WORK_DIR GC_WORK_DIR
 
 Each run trains in its own process (tools/train.py, or torchrun with
-``--gpus N``) into ``<work-dir>/<config name>/seed_<seed>/``; a run that
+``--gpus N``; ``--jobs N`` runs N of them at once) into ``<work-dir>/<config name>/seed_<seed>/``; a run that
 already finished is reused and an interrupted one resumes. The final
 validation metrics (mmdet's CocoMetric for detection, the ReID metric for
 ReID configs) are shown in the paper's format: mean and standard deviation
@@ -26,7 +26,9 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,8 +68,12 @@ TRAIN_LOG_LINE = re.compile(
 VAL_LOG_LINE = re.compile(r'Epoch\(val\)\s+\[(\d+)\]\[\s*\d+/\d+\]\s+(.*)$')
 
 
+_PRINT_LOCK = threading.Lock()
+
+
 def log(message: str) -> None:
-    print(f'[compare] {message}', flush=True)
+    with _PRINT_LOCK:
+        print(f'[compare] {message}', flush=True)
 
 
 # --------------------------------------------------------------------------
@@ -173,10 +179,23 @@ def _has_checkpoint(run_dir: Path) -> bool:
     return (run_dir / 'last_checkpoint').is_file()
 
 
-def train_run(config: Path, run_dir: Path, seed: int, label: str,
-              cfg_options: Sequence[str], gpus: int, python: str,
-              max_epochs: Optional[int]) -> float:
+@dataclass
+class TrainTask:
+    """One training run to do: a config with a seed, into run_dir."""
+    config: Path
+    run_dir: Path
+    seed: int
+    label: str
+    max_epochs: Optional[int]
+    index: int  # position among all tasks: picks a free torchrun port
+
+
+def train_run(task: TrainTask, cfg_options: Sequence[str], gpus: int,
+              python: str, threads: Optional[int]) -> float:
     """Train one run in a subprocess, printing progress; returns seconds."""
+    config, run_dir, seed, label = (task.config, task.run_dir, task.seed,
+                                    task.label)
+    max_epochs = task.max_epochs
     existing = read_run(run_dir) if run_dir.is_dir() else None
     if (existing and max_epochs is not None
             and existing.final_epoch == max_epochs):
@@ -188,7 +207,7 @@ def train_run(config: Path, run_dir: Path, seed: int, label: str,
     if gpus > 1:
         command += [
             '-m', 'torch.distributed.run', f'--nproc_per_node={gpus}',
-            f'--master_port={29500 + seed % 1000}'
+            f'--master_port={29500 + task.index}'
         ]
     command += [
         str(TRAIN_SCRIPT),
@@ -206,6 +225,8 @@ def train_run(config: Path, run_dir: Path, seed: int, label: str,
     start = time.monotonic()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         filter(None, [str(REPO_ROOT), os.environ.get('PYTHONPATH')])))
+    if threads is not None:
+        env['OMP_NUM_THREADS'] = str(threads)
     with open(output_file, 'a') as output:
         output.write(f'$ {shlex.join(command)}\n')
         process = subprocess.Popen(
@@ -493,6 +514,7 @@ def plot_metrics(pairs, names, table: dict, out_file: Path) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     panels = [(group, column) for group in table['groups']
               for column in group['columns'][:3]]
     columns = min(3, len(panels))
@@ -520,6 +542,7 @@ def plot_metrics(pairs, names, table: dict, out_file: Path) -> None:
                                   color=colour, alpha=0.15)
         axis.set_title(f'{group["title"]} {column["name"]}')
         axis.set_xlabel('epoch')
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend()
     for axis in list(axes.flat)[len(panels):]:
@@ -564,31 +587,98 @@ def parse_args(argv=None):
         '--gpus', type=int, default=1,
         help='processes per run; above 1 trains with torchrun')
     parser.add_argument(
+        '--jobs', type=int, default=1,
+        help='training runs at a time (default 1); with N > 1 each run gets '
+        'cores/N OpenMP threads unless OMP_NUM_THREADS is set. On a 2-core '
+        'CPU, --jobs 2 trains baseline and GC side by side')
+    parser.add_argument(
         '--python', default=sys.executable,
         help='interpreter for the training processes')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.jobs < 1 or args.gpus < 1:
+        parser.error('--jobs and --gpus must be at least 1')
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error(f'--seeds has repeated values: {args.seeds}')
+    if args.names[0] == args.names[1]:
+        parser.error('--names must differ')
+    return args
 
 
-def _runs_for(source: str, label: str, args, durations: list) -> List[Run]:
-    path = Path(source)
-    if path.suffix == '.py':
+def plan_runs(sources: Sequence[str], names: Sequence[str],
+              args) -> List[TrainTask]:
+    """Training runs needed for the configs among ``sources``."""
+    configs = [Path(s) for s in sources if Path(s).suffix == '.py']
+    if len(configs) == 2 and configs[0].stem == configs[1].stem:
+        raise ValueError(
+            f'Both configs are named {configs[0].stem}; their runs would '
+            'share a folder. Rename one of them.')
+    tasks = []
+    for source, label in zip(sources, names):
+        path = Path(source)
+        if path.suffix != '.py':
+            continue
         if not path.is_file():
             raise FileNotFoundError(f'Config {source} does not exist.')
         max_epochs = _max_epochs(path, args.cfg_options)
-        base = Path(args.work_dir) / path.stem
         for seed in args.seeds:
-            run_dir = base / f'seed_{seed}'
-            durations.append((label, seed,
-                              train_run(path, run_dir, seed, label,
-                                        args.cfg_options, args.gpus,
-                                        args.python, max_epochs)))
-        runs = [read_run(base / f'seed_{seed}') for seed in args.seeds]
-        unfinished = [r.path for r in runs if r.final_epoch != max_epochs]
-        if max_epochs is not None and unfinished:
-            raise RuntimeError(
-                f'These runs ended before epoch {max_epochs}: {unfinished}.')
-        return runs
-    return find_runs(path)
+            tasks.append(
+                TrainTask(path, _run_dir(args.work_dir, path, seed), seed,
+                          label, max_epochs, len(tasks)))
+    return tasks
+
+
+def _run_dir(work_dir: str, config: Path, seed: int) -> Path:
+    return Path(work_dir) / config.stem / f'seed_{seed}'
+
+
+def run_tasks(tasks: List[TrainTask], args) -> List[tuple]:
+    """Train all tasks, ``args.jobs`` at a time; (label, seed, seconds)."""
+    threads = None
+    if args.jobs > 1 and 'OMP_NUM_THREADS' not in os.environ:
+        # Share the cores instead of letting every process take all of them
+        # (oversubscribed OpenMP threads slow CPU training down many times).
+        threads = max(1, _cpu_count() // args.jobs)
+        log(f'training {args.jobs} runs at a time, {threads} thread(s) each')
+
+    def train(task):
+        return (task.label, task.seed,
+                train_run(task, args.cfg_options, args.gpus, args.python,
+                          threads))
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(train, task) for task in tasks]
+        results, errors = [], []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except RuntimeError as error:
+                errors.append(str(error))
+    if errors:
+        raise RuntimeError('\n'.join(errors))
+    return results
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def collect_runs(source: str, tasks: List[TrainTask], args) -> List[Run]:
+    """Finished runs of one side: the trained seeds of a config, or what a
+    given work dir holds."""
+    path = Path(source)
+    if path.suffix != '.py':
+        return find_runs(path)
+    mine = [t for t in tasks if t.config == path]
+    runs = [read_run(t.run_dir) for t in mine]
+    max_epochs = mine[0].max_epochs
+    unfinished = [str(r.path) for r in runs if r.final_epoch != max_epochs]
+    if max_epochs is not None and unfinished:
+        raise RuntimeError(
+            f'These runs ended before epoch {max_epochs}: {unfinished}.')
+    return runs
 
 
 def main(argv=None):
@@ -596,14 +686,17 @@ def main(argv=None):
     start = time.monotonic()
     out_dir = Path(args.work_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    durations: list = []
-    both = (args.baseline, args.candidate)
-    trained = sum(Path(s).suffix == '.py' for s in both)
-    if trained:
-        log(f'{trained * len(args.seeds)} training run(s) to do or reuse, '
-            f'seeds {args.seeds}, results in {out_dir}')
-    baseline = _runs_for(args.baseline, args.names[0], args, durations)
-    candidate = _runs_for(args.candidate, args.names[1], args, durations)
+    sources = (args.baseline, args.candidate)
+    if args.baseline == args.candidate:
+        raise ValueError('The baseline and the GC side are the same: '
+                         f'{args.baseline}.')
+    tasks = plan_runs(sources, args.names, args)
+    if tasks:
+        log(f'{len(tasks)} training run(s) to do or reuse, seeds '
+            f'{args.seeds}, results in {out_dir}')
+    durations = run_tasks(tasks, args)
+    baseline = collect_runs(args.baseline, tasks, args)
+    candidate = collect_runs(args.candidate, tasks, args)
     pairs = _pair_by_seed(baseline, candidate)
     table = build_table(pairs, args.names, args.metrics)
     epochs = set(table['final_epochs']['baseline'] +
