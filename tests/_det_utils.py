@@ -66,7 +66,9 @@ def run_tool(args: Sequence[str], timeout: float = 600,
     """Run a command from the repository root; on an unexpected exit code,
     fail with the end of its output."""
     full_env = dict(os.environ)
-    full_env.setdefault('OMP_NUM_THREADS', '2')
+    # One thread each: several processes share few cores (and OpenMP threads
+    # that outnumber the free cores slow training down many times).
+    full_env.setdefault('OMP_NUM_THREADS', '1')
     full_env.update(env or {})
     result = subprocess.run([str(a) for a in args],
                             cwd=REPO_ROOT,

@@ -176,15 +176,18 @@ def test_compare_tool_on_finished_runs(tiny_runs, tmp_path):
         '--work-dir', out_dir
     ])
     lines = result.stdout.splitlines()
-    header = next(line for line in lines if line.startswith('Method'))
-    for column in ('box AP', 'box AP50', 'box AP75', 'box APs', 'box APm',
-                   'box APl', 'mask AP', 'mask AP50'):
-        assert column in header
-    rows = {
-        line.split('  ')[0].strip(): line
-        for line in lines if line.startswith(('w/o GC', 'w/ GC', 'delta'))
-    }
-    assert set(rows) == {'w/o GC', 'w/ GC', 'delta'}
+    # One block per metric set, each with the paper's columns and rows.
+    for heading in ('Detection: COCO box AP (%)',
+                    'Instance segmentation: COCO mask AP (%)'):
+        start = lines.index(heading)
+        assert lines[start + 1].split() == [
+            'Method', 'AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'
+        ]
+        assert [line.split()[0] for line in lines[start + 3:start + 6]] == [
+            'w/o', 'w/', 'delta'
+        ]
+    box_rows = lines[lines.index('Detection: COCO box AP (%)') + 3:][:3]
+    rows = dict(zip(('w/o GC', 'w/ GC', 'delta'), box_rows))
 
     table = json.loads((out_dir / 'comparison.json').read_text())
     box_ap = table['groups'][0]['columns'][0]

@@ -87,6 +87,26 @@ def missing_dataset_files(cfg, splits: Iterable[str]) -> List[str]:
     return missing
 
 
+def _train_dataset(cfg) -> dict:
+    dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
+    while isinstance(dataset, dict) and 'dataset' in dataset:
+        dataset = dataset['dataset']  # RepeatDataset and similar wrappers
+    return dataset if isinstance(dataset, dict) else {}
+
+
+def _reads_toy_data(cfg, missing: List[str]) -> bool:
+    from .toy_coco import TOY_COCO_CLASSES
+    classes = (_train_dataset(cfg).get('metainfo') or {}).get('classes')
+    return (any('toy_coco' in path for path in missing)
+            or (classes is not None
+                and tuple(classes) == tuple(TOY_COCO_CLASSES)))
+
+
+def _reads_coco(cfg, missing: List[str]) -> bool:
+    return (_train_dataset(cfg).get('type') == 'CocoDataset'
+            or any('coco' in path for path in missing))
+
+
 def check_dataset_files(cfg, splits: Iterable[str] = ('train', 'val')):
     """Raise FileNotFoundError, saying how to get the data, if any file or
     folder the config reads for ``splits`` is missing."""
@@ -96,11 +116,11 @@ def check_dataset_files(cfg, splits: Iterable[str] = ('train', 'val')):
     listing = '\n'.join(f'  - {path}' for path in missing)
     where = (f'Paths in configs are relative to the current directory '
              f'({os.getcwd()}); run the tools from the repository root.')
-    if any('toy_coco' in path for path in missing):
+    if _reads_toy_data(cfg, missing):
         advice = (f'This is the built-in toy dataset. Generate it with:\n'
                   f'  {TOY_DATA_COMMAND}\n'
                   f'(it writes data/toy_coco/ in about ten seconds).')
-    elif any('coco' in path for path in missing):
+    elif _reads_coco(cfg, missing):
         advice = (
             f'COCO 2017 must be at {COCO_LAYOUT} (download it from '
             'https://cocodataset.org or link an existing copy with '
