@@ -47,14 +47,46 @@ def val_metrics(work_dir: Path):
 
 
 @pytest.fixture(scope='module')
-def tiny_runs(tmp_path_factory, toy_root):
-    """Two finished 2-epoch Mask R-CNN runs: SGD and SGD_GC, same seed."""
-    root = tmp_path_factory.mktemp('runs')
-    runs = {}
-    for name, config in (('baseline', TOY_MASK), ('gc', TOY_MASK_GC)):
-        train(config, root / name, toy_root)
-        runs[name] = root / name
-    return runs
+def compare_training(tmp_path_factory, toy_root):
+    """tools/compare.py in training mode: two 2-epoch Mask R-CNN runs, SGD
+    and SGD_GC, seed 0, side by side; each run is a tools/train.py process.
+    """
+    work_dir = tmp_path_factory.mktemp('compare_training')
+    result = run_tool([
+        PYTHON, 'tools/compare.py', TOY_MASK, TOY_MASK_GC, '--work-dir',
+        work_dir, '--jobs', '2', '--cfg-options',
+        *data_root_options(toy_root), *tiny_schedule_options()
+    ])
+    return work_dir, result.stdout
+
+
+@pytest.fixture(scope='module')
+def tiny_runs(compare_training):
+    work_dir, _ = compare_training
+    return {
+        'baseline': work_dir / TOY_MASK.stem / 'seed_0',
+        'gc': work_dir / TOY_MASK_GC.stem / 'seed_0',
+    }
+
+
+def test_compare_trains_both_configs_and_reports_progress(compare_training):
+    work_dir, stdout = compare_training
+    assert '2 training run(s) to do or reuse, seeds [0]' in stdout
+    assert 'training 2 runs at a time, 1 thread(s) each' in stdout
+    for label in ('w/o GC', 'w/ GC'):
+        assert re.search(
+            rf'\[compare\] {re.escape(label)} seed 0: epoch 2/2 iter 4/4 '
+            r'loss [\d.]+', stdout), stdout[-3000:]
+        assert re.search(
+            rf'\[compare\] {re.escape(label)} seed 0: epoch 2 evaluated: '
+            r'box AP [\d.]+, mask AP [\d.]+', stdout)
+    assert 'Detection: COCO box AP (%)' in stdout
+    assert (work_dir / 'loss_curves.png').is_file()
+    # Both runs were trained with the same seed.
+    for config in (TOY_MASK, TOY_MASK_GC):
+        dumped = (work_dir / config.stem / 'seed_0' / config.name).read_text()
+        assert re.search(r'randomness\s*=\s*dict\(\s*seed\s*=\s*0\s*\)',
+                         dumped), dumped[-500:]
 
 
 def test_train_writes_checkpoints_and_coco_metrics(tiny_runs):

@@ -166,6 +166,10 @@ def find_runs(work_dir: Path) -> List[Run]:
 # Training
 # --------------------------------------------------------------------------
 def _max_epochs(config: Path, cfg_options: Sequence[str]) -> Optional[int]:
+    import warnings
+
+    # mmengine imports the deprecated pkg_resources; the warning is noise here.
+    warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
     from mmengine.config import Config, DictAction
     cfg = Config.fromfile(str(config), import_custom_modules=False)
     if cfg_options:
@@ -265,15 +269,17 @@ def _report_progress(line: str, label: str, seed: int,
             f'run ETA {eta})')
         return
     val = VAL_LOG_LINE.search(line)
-    if val:
+    # Only the epoch's last val line carries metrics (keys like coco/...).
+    if val and re.search(r'\w/\w+:', val.group(2)):
         epoch, rest = val.groups()
         shown = []
-        for key, name in (('coco/bbox_mAP', 'box AP'),
-                          ('coco/segm_mAP', 'mask AP'),
-                          ('reid/mAP', 'ReID mAP'), ('reid/R1', 'R1')):
+        for key, name, scale in (('coco/bbox_mAP', 'box AP', 100),
+                                 ('coco/segm_mAP', 'mask AP', 100),
+                                 ('reid/mAP', 'ReID mAP', 1),
+                                 ('reid/R1', 'R1', 1)):
             found = re.search(re.escape(key) + r':\s*([-\d.]+)', rest)
             if found:
-                shown.append(f'{name} {found.group(1)}')
+                shown.append(f'{name} {float(found.group(1)) * scale:.1f}')
         log(f'{label} seed {seed}: epoch {epoch} evaluated: ' +
             (', '.join(shown) or rest.strip()[:120]))
     elif 'Traceback (most recent call last)' in line:

@@ -79,11 +79,10 @@ def mmgc_optimizer_names():
     names = getattr(mmgc, 'MMGC_OPTIMIZERS', None)
     if names:
         return tuple(names)
-    import torch.optim
     from mmengine.registry import OPTIMIZERS
     return tuple(
-        sorted(name for name in OPTIMIZERS.module_dict
-               if not hasattr(torch.optim, name)))
+        sorted(name for name, cls in OPTIMIZERS.module_dict.items()
+               if getattr(cls, '__module__', '').startswith('mmgc')))
 
 
 def check_optimizer_type(cfg: Config) -> None:

@@ -17,7 +17,9 @@ model = dict(
         bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=4),
         mask_roi_extractor=dict(out_channels=64, finest_scale=14),
         mask_head=dict(in_channels=64, conv_out_channels=64, num_classes=4)),
+    # A few objects per image need few proposals and sampled RoIs; RoIAlign
+    # backward and NMS dominate a CPU step otherwise.
     train_cfg=dict(
-        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
-        rcnn=dict(sampler=dict(num=128))),
+        rpn_proposal=dict(nms_pre=300, max_per_img=150),
+        rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=300)))
