@@ -35,6 +35,11 @@ def resnet50_shapes():
     return [p.shape for p in resnet50(weights=None).parameters()]
 
 
+def resnet18_shapes():
+    from torchvision.models import resnet18
+    return [p.shape for p in resnet18(weights=None).parameters()]
+
+
 def faster_rcnn_shapes():
     from mmengine.hub import get_config
     from mmdet.registry import MODELS
@@ -47,6 +52,7 @@ def faster_rcnn_shapes():
 
 
 PARAMETER_SETS = {
+    'ResNet-18': resnet18_shapes,
     'ResNet-50': resnet50_shapes,
     'Faster R-CNN R50-FPN': faster_rcnn_shapes,
 }
@@ -261,15 +267,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--quick', action='store_true',
-                        help='few repetitions, ResNet-50 only (CI smoke run)')
+                        help='one repetition on ResNet-18 (CI smoke run)')
     parser.add_argument('--repeats', type=int, default=30)
     parser.add_argument('--warmup', type=int, default=5)
-    parser.add_argument('--sets', nargs='*', default=list(PARAMETER_SETS),
+    parser.add_argument('--sets', nargs='*',
+                        default=['ResNet-50', 'Faster R-CNN R50-FPN'],
                         choices=list(PARAMETER_SETS))
     args = parser.parse_args()
     device = torch.device(args.device)
-    repeats, warmup = (3, 1) if args.quick else (args.repeats, args.warmup)
-    sets = ['ResNet-50'] if args.quick else args.sets
+    repeats, warmup = (1, 1) if args.quick else (args.repeats, args.warmup)
+    sets = ['ResNet-18'] if args.quick else args.sets
 
     print(f'device: {device}, torch {torch.__version__}, '
           f'threads: {torch.get_num_threads()}, repeats: {repeats} '
