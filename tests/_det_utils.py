@@ -61,8 +61,10 @@ def tiny_schedule_options(max_epochs: int = 2,
     ]
 
 
-def run_tool(args: Sequence[str], timeout: float = 600,
-             env: dict = None, check: bool = True) -> subprocess.CompletedProcess:
+def run_tool(args: Sequence[str],
+             timeout: float = 600,
+             env: dict = None,
+             check: bool = True) -> subprocess.CompletedProcess:
     """Run a command from the repository root; on an unexpected exit code,
     fail with the end of its output."""
     full_env = dict(os.environ)

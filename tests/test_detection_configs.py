@@ -221,7 +221,8 @@ def test_missing_toy_data_says_how_to_generate_it(tmp_path):
 def test_missing_coco_says_where_coco_must_be(tmp_path, monkeypatch):
     from mmgc.datasets import check_dataset_files
     monkeypatch.chdir(tmp_path)  # no data/coco here
-    cfg = load(REPO_ROOT / 'configs/faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
+    cfg = load(REPO_ROOT /
+               'configs/faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py')
     with pytest.raises(FileNotFoundError) as error:
         check_dataset_files(cfg, splits=('train', 'val'))
     message = str(error.value)

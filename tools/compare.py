@@ -10,8 +10,9 @@ Usage:
     python tools/compare.py BASELINE_WORK_DIR GC_WORK_DIR
 
 Each run trains in its own process (tools/train.py, or torchrun with
-``--gpus N``; ``--jobs N`` runs N of them at once) into ``<work-dir>/<config name>/seed_<seed>/``; a run that
-already finished is reused and an interrupted one resumes. The final
+``--gpus N``; ``--jobs N`` runs N of them at once) into
+``<work-dir>/<config name>/seed_<seed>/``. A run that already finished is
+reused (delete its folder to train it again) and an interrupted one resumes. The final
 validation metrics (mmdet's CocoMetric for detection, the ReID metric for
 ReID configs) are shown in the paper's format: mean and standard deviation
 over seeds, and the change from the baseline (paired by seed). The table goes
@@ -28,8 +29,8 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -640,11 +641,17 @@ def _run_dir(work_dir: str, config: Path, seed: int) -> Path:
 def run_tasks(tasks: List[TrainTask], args) -> List[tuple]:
     """Train all tasks, ``args.jobs`` at a time; (label, seed, seconds)."""
     threads = None
-    if args.jobs > 1 and 'OMP_NUM_THREADS' not in os.environ:
-        # Share the cores instead of letting every process take all of them
-        # (oversubscribed OpenMP threads slow CPU training down many times).
-        threads = max(1, _cpu_count() // args.jobs)
-        log(f'training {args.jobs} runs at a time, {threads} thread(s) each')
+    if args.jobs > 1:
+        if 'OMP_NUM_THREADS' in os.environ:
+            log(f'training {args.jobs} runs at a time, OMP_NUM_THREADS='
+                f'{os.environ["OMP_NUM_THREADS"]} (from the environment)')
+        else:
+            # Share the cores instead of letting every process take all of
+            # them (oversubscribed OpenMP threads slow CPU training down
+            # many times).
+            threads = max(1, _cpu_count() // args.jobs)
+            log(f'training {args.jobs} runs at a time, {threads} thread(s) '
+                'each')
 
     def train(task):
         return (task.label, task.seed,

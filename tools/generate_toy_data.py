@@ -18,7 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Run from a source checkout without installing mmgc.
 sys.path.insert(0, str(REPO_ROOT))
 
-from mmgc.datasets.toy_coco import ToyCocoSettings, generate_toy_coco  # noqa: E402
+from mmgc.datasets.toy_coco import (ToyCocoSettings,  # noqa: E402
+                                    generate_toy_coco)
 
 DEFAULTS = ToyCocoSettings()
 

@@ -57,8 +57,8 @@ def _dataset_paths(dataset_cfg) -> List[str]:
 
 
 def _evaluator_paths(evaluator_cfg) -> List[str]:
-    evaluators = evaluator_cfg if isinstance(evaluator_cfg,
-                                             (list, tuple)) else [evaluator_cfg]
+    evaluators = (evaluator_cfg if isinstance(evaluator_cfg, (list, tuple))
+                  else [evaluator_cfg])
     return [
         e['ann_file'] for e in evaluators
         if isinstance(e, dict) and isinstance(e.get('ann_file'), str)
@@ -126,7 +126,8 @@ def check_dataset_files(cfg, splits: Iterable[str] = ('train', 'val')):
             'https://cocodataset.org or link an existing copy with '
             '"ln -s /path/to/coco data/coco"), or point the config at it '
             'with --cfg-options (data_root of each dataloader and ann_file '
-            'of the evaluators). Without COCO, the toy configs in configs/toy/ '
+            'of the evaluators). Without COCO, the toy configs in '
+            'configs/toy/ '
             f'run on the built-in dataset ({TOY_DATA_COMMAND}).')
     else:
         advice = ('Check data_root, ann_file and data_prefix of the '
