@@ -195,6 +195,17 @@ def test_dist_train_two_cpu_processes_keep_ranks_identical(
     assert 'Distributed training: True' in log
     assert 'GPU number: 2' in log  # mmengine's name for the world size
 
+    # tools/dist_test.sh evaluates the checkpoint with 2 processes too; the
+    # metrics are gathered and printed once.
+    result = run_tool([
+        'bash', 'tools/dist_test.sh', config, work_dir / 'epoch_1.pth', '2',
+        '--work-dir', tmp_path / 'test', '--cfg-options',
+        'env_cfg.dist_cfg.backend=gloo', *data_root_options(toy_root)
+    ], env=dict(PYTHON=PYTHON, PORT='29534', OMP_NUM_THREADS='1',
+                PYTHONPATH=str(TESTS_DIR)))
+    assert len(re.findall(r'^coco/bbox_mAP: ', result.stdout,
+                          re.MULTILINE)) == 1
+
 
 def _png_size(path: Path):
     header = path.read_bytes()[:24]

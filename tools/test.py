@@ -19,6 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -116,7 +117,8 @@ def main(argv=None):
     else:
         runner = RUNNERS.build(cfg)
     metrics = runner.test()
-    print('\n'.join(f'{key}: {value}' for key, value in metrics.items()))
+    if is_main_process():  # every rank holds the same, gathered metrics
+        print('\n'.join(f'{key}: {value}' for key, value in metrics.items()))
 
 
 if __name__ == '__main__':
