@@ -14,7 +14,7 @@ demo: setup
 	$(PYTHON) tools/compare.py \
 		configs/toy/faster-rcnn_toy-r18_fpn_1x_toycoco.py \
 		configs/toy/faster-rcnn_toy-r18_fpn_gc_1x_toycoco.py \
-		--work-dir work_dirs/compare_toy
+		--work-dir work_dirs/compare_toy --jobs 2
 
 test: setup
 	$(PYTHON) -m pytest tests
