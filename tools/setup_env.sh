@@ -72,7 +72,7 @@ else
     if [ -z "$WHEEL" ]; then
         JOBS=${MMGC_BUILD_JOBS:-$(nproc)}
         say "WARNING: no cached mmcv wheel for $TAG; building mmcv $MMCV_VERSION from source."
-        say "This is a one-time build of the compiled ops; it takes about 20 minutes on 2 cores."
+        say "This is a one-time build of the compiled ops; it takes about 10-15 minutes on 2 cores."
         BUILD_DIR=$(mktemp -d)
         # mmcv 2.1.0's setup.py imports pkg_resources, which setuptools >= 70 no
         # longer guarantees; torch wants a newer setuptools at run time, so the
