@@ -1,10 +1,6 @@
-# Instance segmentation on the built-in toy dataset (tools/generate_toy_data.py
-# writes data/toy_coco/): 128x128 images of four shape classes with polygon
-# masks, in COCO's file layout. Images are kept at their size; a flip is the
-# only augmentation.
-dataset_type = 'CocoDataset'
-data_root = 'data/toy_coco/'
-metainfo = dict(classes=('rectangle', 'ellipse', 'triangle', 'star'))
+# Instance segmentation on the built-in toy dataset: toy_coco_detection.py with
+# the polygon masks loaded and evaluated too.
+_base_ = './toy_coco_detection.py'
 backend_args = None
 image_scale = (128, 128)
 
@@ -24,44 +20,9 @@ test_pipeline = [
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor'))
 ]
-# Small images load in microseconds: worker processes would only compete
-# with training for the CPU cores.
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    batch_sampler=dict(type='AspectRatioBatchSampler'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        metainfo=metainfo,
-        ann_file='annotations/instances_train2017.json',
-        data_prefix=dict(img='train2017/'),
-        filter_cfg=dict(filter_empty_gt=True, min_size=32),
-        pipeline=train_pipeline,
-        backend_args=backend_args))
-val_dataloader = dict(
-    batch_size=8,
-    num_workers=0,
-    persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        metainfo=metainfo,
-        ann_file='annotations/instances_val2017.json',
-        data_prefix=dict(img='val2017/'),
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(
-    type='CocoMetric',
-    ann_file=data_root + 'annotations/instances_val2017.json',
-    metric=['bbox', 'segm'],
-    format_only=False,
-    backend_args=backend_args)
+val_evaluator = dict(metric=['bbox', 'segm'])
 test_evaluator = val_evaluator
