@@ -71,6 +71,9 @@ class GCGroupMixin:
             for key, value in options.items():
                 group.setdefault(key, value)
             self._check_gc_group(group)
+        # Exact GC on sharded pieces, or an error; a warning when empty.
+        from .sharded_gc import check_gc_at_build
+        check_gc_at_build(self)
 
     def add_param_group(self, param_group: dict) -> None:
         super().add_param_group(param_group)
@@ -78,12 +81,12 @@ class GCGroupMixin:
 
     def __setstate__(self, state: dict) -> None:
         # A checkpoint of the torch optimizer (or a group that never had the
-        # options) gets this optimizer's configured options.
+        # options) gets this optimizer's configured options, and those an
+        # older torch does not know (maximize, decoupled_weight_decay...).
         super().__setstate__(state)
         for group in self.param_groups:
-            for key in self.gc_options:
-                if key in self.defaults:
-                    group.setdefault(key, self.defaults[key])
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)
 
     def _check_gc_group(self, group: dict) -> None:
         """Refuse GC options this class lacks, misspelt ones (``use_gcc``) and

@@ -9,6 +9,13 @@ decided by ``ndim`` alone:
 * GCC (``conv_only=True``): only tensors with ``ndim > 3`` (Conv2d/3d).
 
 1-D tensors (biases, norm weights) are never centralized.
+
+A tensor split into contiguous pieces of its row-major flattening (FSDP's
+flat shards) is centralized piece by piece: :func:`add_slice_sums` gives each
+piece's partial sum of every output slice, the caller adds those up over the
+pieces (an all-reduce across ranks), and :func:`subtract_slice_means_`
+removes the slice means from each piece. The result is :func:`centralize` of
+the whole tensor, cut into the same pieces.
 """
 from typing import List, Optional, Sequence
 
@@ -16,14 +23,21 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    'gc_applies', 'centralize', 'centralize_', 'foreach_centralize',
-    'foreach_centralize_', 'check_not_sparse'
+    'gc_applies', 'gc_applies_to_shape', 'centralize', 'centralize_',
+    'foreach_centralize', 'foreach_centralize_', 'check_not_sparse',
+    'add_slice_sums', 'subtract_slice_means_'
 ]
 
 
 def gc_applies(tensor: Tensor, conv_only: bool) -> bool:
     """Whether GC centralizes a tensor of this shape under the given rule."""
     return tensor.dim() > (3 if conv_only else 1)
+
+
+def gc_applies_to_shape(shape: Sequence[int], conv_only: bool) -> bool:
+    """:func:`gc_applies` for a tensor known only by its shape (the original
+    shape of a parameter that a sharding engine flattened)."""
+    return len(shape) > (3 if conv_only else 1)
 
 
 def _slice_dims(tensor: Tensor) -> tuple:
@@ -102,3 +116,62 @@ def check_not_sparse(grad: Tensor, param: Tensor, optimizer_name: str,
             'centralize; GC needs dense gradients. Use a dense layer (e.g. '
             'nn.Embedding(sparse=False)), or switch GC off for this parameter '
             "(paramwise_cfg custom_keys: dict(use_gc=False)).")
+
+
+# --------------------------------------------------------------------------
+# GC of a tensor held as contiguous pieces of its flattening
+# --------------------------------------------------------------------------
+def _piece_parts(start: int, numel: int, row_size: int):
+    """Split the elements ``start .. start + numel - 1`` of a row-major
+    flattened tensor with rows of ``row_size`` elements into (at most) a
+    partial first row, whole rows and a partial last row.
+
+    Yields ``(lo, hi, first_row, rows)``: ``piece[lo:hi]`` lies in the rows
+    ``first_row .. first_row + rows - 1``; ``rows == 0`` marks a partial row
+    (all of ``piece[lo:hi]`` in ``first_row``).
+    """
+    lo, row = 0, start // row_size
+    head = min(numel, (-start) % row_size)
+    if head:
+        yield 0, head, row, 0
+        lo, row = head, row + 1
+    whole = (numel - lo) // row_size
+    if whole:
+        yield lo, lo + whole * row_size, row, whole
+        lo, row = lo + whole * row_size, row + whole
+    if lo < numel:
+        yield lo, numel, row, 0
+
+
+def add_slice_sums(piece: Tensor, start: int, row_size: int,
+                   sums: Tensor) -> None:
+    """Add to ``sums[r]`` the sum of the elements of ``piece`` that belong to
+    output slice ``r``.
+
+    ``piece`` is 1-D and holds the elements ``start .. start + len - 1`` of
+    the row-major flattening of a tensor whose output slices (rows) have
+    ``row_size`` elements each; ``sums`` has one entry per output slice of
+    the whole tensor (its dtype is the accumulation dtype).
+    """
+    for lo, hi, row, rows in _piece_parts(start, piece.numel(), row_size):
+        part = piece[lo:hi].to(sums.dtype)
+        if rows:
+            sums[row:row + rows] += part.view(rows, row_size).sum(dim=1)
+        else:
+            sums[row] += part.sum()
+
+
+def subtract_slice_means_(piece: Tensor, start: int, row_size: int,
+                          means: Tensor) -> Tensor:
+    """In place: subtract from every element of ``piece`` the mean of its
+    output slice (``means[r]``, the slice sums of the whole tensor over
+    ``row_size``). Layout as in :func:`add_slice_sums`; only for tensors the
+    caller owns."""
+    means = means.to(piece.dtype)
+    for lo, hi, row, rows in _piece_parts(start, piece.numel(), row_size):
+        if rows:
+            piece[lo:hi].view(rows, row_size).sub_(
+                means[row:row + rows].unsqueeze(1))
+        else:
+            piece[lo:hi].sub_(means[row])
+    return piece

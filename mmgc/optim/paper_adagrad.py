@@ -17,6 +17,7 @@ from torch.optim.optimizer import Optimizer
 
 from ._validation import check_non_negative, reject_unknown_kwargs
 from .gc_ops import centralize, check_not_sparse
+from .sharded_gc import check_gc_at_build
 
 __all__ = ['Adagrad_GC', 'Adagrad_GCC', 'adagrad_gc']
 
@@ -52,6 +53,7 @@ class _PaperAdagrad(Optimizer):
                 state['sum'] = torch.full_like(
                     p, initial_accumulator_value,
                     memory_format=torch.preserve_format)
+        check_gc_at_build(self)
 
     @torch.no_grad()
     def step(self, closure=None):

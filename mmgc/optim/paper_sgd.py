@@ -27,6 +27,7 @@ from .foreach_utils import (default_to_foreach, group_by_device_and_dtype,
                             pick)
 from .gc_ops import (centralize, centralize_, check_not_sparse,
                      foreach_centralize, foreach_centralize_)
+from .sharded_gc import check_gc_at_build
 
 __all__ = ['SGD_GC', 'SGD_GCC', 'SGDW_GC', 'SGDW_GCC', 'sgd_gc']
 
@@ -60,6 +61,8 @@ class _PaperSGD(Optimizer):
                         weight_decay=weight_decay, nesterov=nesterov,
                         foreach=foreach)
         super().__init__(params, defaults)
+        check_gc_at_build(self)
+        check_gc_at_build(self)
 
     def __setstate__(self, state):
         # A checkpoint of torch.optim.SGD (or of an older mmgc) may lack keys.
