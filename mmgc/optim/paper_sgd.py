@@ -62,7 +62,6 @@ class _PaperSGD(Optimizer):
                         foreach=foreach)
         super().__init__(params, defaults)
         check_gc_at_build(self)
-        check_gc_at_build(self)
 
     def __setstate__(self, state):
         # A checkpoint of torch.optim.SGD (or of an older mmgc) may lack keys.
