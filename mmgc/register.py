@@ -34,6 +34,13 @@ from mmgc.cpu_distributed import CPUDistributedDataParallel  # noqa: E402
 
 MODEL_WRAPPERS.register_module(module=CPUDistributedDataParallel)
 
+# --- sharded training: FSDPStrategy with exact GC (FlexibleRunner) ---------
+from mmengine.registry import STRATEGIES  # noqa: E402
+
+from mmgc.engine.fsdp import GCFSDPStrategy  # noqa: E402
+
+STRATEGIES.register_module(module=GCFSDPStrategy)
+
 # --- ReID (mmdet / mmpretrain registries) ----------------------------------
 # Needs the "reid" extra (mmdet + mmpretrain); without mmdet there is no
 # registry to fill, and ReID configs (default_scope='mmdet') cannot run.

@@ -12,7 +12,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import mmgc  # noqa: F401  (registers; checks run at optimizer build)
-from mmgc.engine import gc_wrapped
+from mmgc.engine import GCOptimWrapperConstructor, gc_wrapped
 from mmgc.optim import (SGD_GC, SGD_GCC, Adam_GC2, Adagrad_GC, AdamW_GC,
                         GCAdamW, GCRAdam, GCSGD, Lookahead, Ranger)
 from mmgc.optim.sharded_gc import GCEmptyWarning, register_fsdp_model
@@ -116,10 +116,22 @@ def _sharded_run(name, engine, rank):
                 lambda p: Shard(1) if p.dim() == 2 else Shard(0))
         fully_shard(model, **kwargs)
         wrapped = model
+    elif engine == 'fsdp1_constructor':
+        # Not registered by hand: GCOptimWrapperConstructor does it, and
+        # turns torch's SGD into GCWrapped<SGD>.
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+        wrapped = FSDP(model, use_orig_params=True,
+                       device_id=torch.device('cpu'))
     else:
         wrapped = _fsdp1(model, use_orig_params=engine != 'fsdp1_flat',
                          wrap_linear=engine == 'fsdp1_nested')
-    opt = OPTIMIZERS[name](wrapped.parameters())
+    if engine == 'fsdp1_constructor':
+        assert name == 'GCWrapped<SGD>'
+        opt = GCOptimWrapperConstructor(
+            dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9,
+                                weight_decay=1e-2)))(wrapped).optimizer
+    else:
+        opt = OPTIMIZERS[name](wrapped.parameters())
     for step in range(STEPS):
         opt.zero_grad()
         _loss(wrapped, *_batch(rank, step)).backward()
@@ -130,12 +142,32 @@ def _sharded_run(name, engine, rank):
     return _fsdp1_params(wrapped)
 
 
+def _refusals():
+    """The build-time errors on FSDP1 pieces, as (case, message)."""
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    found = {}
+    torch.manual_seed(0)
+    unknown = FSDP(Net(), use_orig_params=True,
+                   device_id=torch.device('cpu'))  # not registered
+    for case, build in {
+            'unregistered': lambda: SGD_GC(unknown.parameters(), lr=0.1),
+            'ranger_update': lambda: Ranger(
+                _fsdp1(Net(), use_orig_params=True).parameters()),
+    }.items():
+        try:
+            build()
+            found[case] = None
+        except RuntimeError as exc:
+            found[case] = str(exc)
+    return found
+
+
 def _worker(rank, world_size, port, cases, out):
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
                             rank=rank, world_size=world_size)
     torch.set_default_dtype(torch.float64)
     try:
-        results = {}
+        results = {'refusals': _refusals()}
         for name, engine in cases:
             got = _sharded_run(name, engine, rank)
             ref = _reference(name, world_size)
@@ -166,10 +198,16 @@ def test_sharded_equals_unsharded():
     cases += [('SGD_GC', 'fsdp1_flat'), ('GCAdamW', 'fsdp1_flat'),
               ('GCWrapped<SGD>', 'fsdp1_flat'), ('SGD_GC', 'fsdp1_nested'),
               ('Adam_GC2', 'fsdp1_nested')]
+    cases += [('GCWrapped<SGD>', 'fsdp1_constructor')]
     cases += [(name, 'fsdp2') for name in ('SGD_GC', 'GCAdamW',
                                            'GCWrapped<SGD>', 'Adam_GC2')]
     cases += [('SGD_GC', 'fsdp2_dim1'), ('GCAdamW', 'fsdp2_dim1')]
     results = _run_two_ranks(cases)
+    refusals = results.pop('refusals')
+    assert 'FSDP1' in refusals['unregistered']
+    assert 'GCFSDPStrategy' in refusals['unregistered']
+    assert "Lookahead(optimizer=dict(type='GCRAdam'" in refusals[
+        'ranger_update']
     print('\nmax |sharded - unsharded| over all weights after '
           f'{STEPS} steps (float64):')
     for (name, engine), diff in sorted(results.items()):
@@ -193,3 +231,41 @@ def test_gc_matters_for_this_model():
     diff = max((p - ref[k]).abs().max().item()
                for k, p in model.named_parameters())
     assert diff > 1e-3
+
+
+def test_empty_gc_warns_at_build():
+    biases = [nn.Parameter(torch.zeros(4)), nn.Parameter(torch.zeros(3))]
+    for build in (lambda: SGD_GC(biases, lr=0.1),
+                  lambda: Adam_GC2(biases),
+                  lambda: GCAdamW(biases),
+                  lambda: gc_wrapped(torch.optim.SGD)(biases, lr=0.1)):
+        with pytest.warns(GCEmptyWarning, match='2 one-dimensional'):
+            build()
+    conv_free = [nn.Parameter(torch.zeros(4, 3))]
+    with pytest.warns(GCEmptyWarning, match='outside the GCC rule'):
+        SGD_GCC(conv_free, lr=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', GCEmptyWarning)
+        GCSGD(biases, lr=0.1, use_gc=False)  # GC not asked for
+        SGD_GC(Net().parameters(), lr=0.1)  # conv and fc centralized
+
+
+def test_parameters_flattened_after_build_are_refused():
+    # What DeepSpeed ZeRO does to an optimizer it is given: its groups then
+    # hold flat partitions instead of the weights.
+    model = Net()
+    opt = SGD_GC(model.parameters(), lr=0.1)
+    flat = nn.Parameter(torch.cat([p.detach().flatten()
+                                   for p in model.parameters()]))
+    flat.grad = torch.ones_like(flat)
+    opt.param_groups[0]['params'] = [flat]
+    with pytest.raises(RuntimeError, match='DeepSpeed'):
+        opt.step()
+
+
+def test_constructor_refuses_deepspeed():
+    constructor = GCOptimWrapperConstructor(
+        dict(type='DeepSpeedOptimWrapper',
+             optimizer=dict(type='SGD_GC', lr=0.1)))
+    with pytest.raises(ValueError, match='GCFSDPStrategy'):
+        constructor(Net())

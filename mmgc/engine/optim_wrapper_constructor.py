@@ -16,6 +16,7 @@
 import copy
 import difflib
 import inspect
+import logging
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -29,6 +30,8 @@ from mmgc.optim._validation import reject_unknown_kwargs
 from mmgc.optim.gc_group import GC_OPTION_NAMES, GCGroupMixin
 from mmgc.optim.gc_ops import centralize, check_not_sparse, gc_applies
 from mmgc.optim.lookahead import Lookahead
+from mmgc.optim.sharded_gc import (gc_applies_to_shape, gc_shapes,
+                                   register_fsdp_model)
 
 __all__ = ['GCOptimWrapperConstructor', 'gc_wrapped', 'gc_rule_of']
 
@@ -266,10 +269,14 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     # ----------------------------------------------------------------------
     def __call__(self, model: nn.Module) -> OptimWrapper:
+        # FSDP1 hands the optimizer flat pieces: record the original shapes
+        # first, so that GC on them is exact (mmgc.optim.sharded_gc).
+        register_fsdp_model(model)
         if hasattr(model, 'module'):
             model = model.module
         optim_wrapper_cfg = self.optim_wrapper_cfg.copy()
         optim_wrapper_cfg.setdefault('type', 'OptimWrapper')
+        _refuse_deepspeed(optim_wrapper_cfg['type'])
         optimizer_cfg = copy.copy(self.optimizer_cfg)
         optimizer_cls = self._resolve(optimizer_cfg['type'])
         target_cfg, target_cls = self._gc_target(optimizer_cfg, optimizer_cls)
@@ -292,8 +299,10 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         optimizer_cfg[first_arg] = params
         optimizer = OPTIMIZERS.build(optimizer_cfg)
         self._check_group_keys(optimizer)
-        print_log(_summary(model, optimizer, owners, reasons),
-                  logger='current')
+        line, centralized = _summary(model, optimizer, owners, reasons)
+        # Nothing centralized although GC was asked for: say so loudly.
+        print_log(line, logger='current',
+                  level=logging.INFO if centralized else logging.WARNING)
         return OPTIM_WRAPPERS.build(optim_wrapper_cfg,
                                     default_args=dict(optimizer=optimizer))
 
@@ -434,7 +443,7 @@ def _names(names: List[str]) -> str:
 
 def _summary(model: nn.Module, optimizer: Optimizer,
              owners: Dict[int, Tuple[str, nn.Module]],
-             reasons: Dict[str, str]) -> str:
+             reasons: Dict[str, str]) -> Tuple[str, int]:
     """One line: which tensors get GC (conv/linear/other) and, grouped by
     reason, which do not."""
     kinds = {'conv': 0, 'linear': 0, 'other': 0}
@@ -445,16 +454,19 @@ def _summary(model: nn.Module, optimizer: Optimizer,
         for p in group['params']:
             in_optimizer.add(id(p))
             name, module = owners.get(id(p), ('<not in model>', None))
-            if rule is not None and gc_applies(p, rule):
-                kinds[_kind(module) if module is not None else 'other'] += 1
-                continue
-            if p.dim() <= 1:
-                why = 'one-dimensional (bias, norm)'
-            elif rule is None:
-                why = reasons.get(name, 'use_gc=False')
-            else:
-                why = f'{p.dim()}-D with gc_conv_only=True'
-            excluded.setdefault(why, []).append(name)
+            # The shapes GC sees: the original ones behind FSDP1's pieces.
+            for shape in gc_shapes(p):
+                if rule is not None and gc_applies_to_shape(shape, rule):
+                    kind = _kind(module) if module is not None else 'other'
+                    kinds[kind] += 1
+                    continue
+                if len(shape) <= 1:
+                    why = 'one-dimensional (bias, norm)'
+                elif rule is None:
+                    why = reasons.get(name, 'use_gc=False')
+                else:
+                    why = f'{len(shape)}-D with gc_conv_only=True'
+                excluded.setdefault(why, []).append(name)
     for name, param in model.named_parameters():
         if id(param) not in in_optimizer:
             excluded.setdefault('frozen (not optimized)', []).append(name)
@@ -471,4 +483,21 @@ def _summary(model: nn.Module, optimizer: Optimizer,
             else:
                 parts.append(f'{len(names)} {why}: {_names(names)}')
         line += ' Not centralized: ' + '; '.join(parts) + '.'
-    return line
+    if total == 0:
+        line += (' GC was asked for and changes nothing: the optimizer runs '
+                 'as the plain one.')
+    return line, total
+
+
+def _refuse_deepspeed(wrapper_type) -> None:
+    name = wrapper_type if isinstance(wrapper_type, str) else getattr(
+        wrapper_type, '__name__', '')
+    if name == 'DeepSpeedOptimWrapper':
+        raise ValueError(
+            'GCOptimWrapperConstructor cannot apply GC under DeepSpeed '
+            '(optim_wrapper type DeepSpeedOptimWrapper): DeepSpeed ZeRO '
+            'replaces the parameters with flat partitions of several weights '
+            'after the optimizer is built and steps on those, so the output '
+            'slices GC needs are gone and GC would silently be off. Train '
+            "with FSDP (runner_type='FlexibleRunner', "
+            "strategy=dict(type='GCFSDPStrategy')) or DDP instead.")
