@@ -42,15 +42,14 @@ when it is built (:class:`GCEmptyWarning`).
 """
 import warnings
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.weak import WeakIdKeyDictionary
 
-from .gc_ops import (add_slice_sums, gc_applies, gc_applies_to_shape,
-                     subtract_slice_means_)
+from .gc_ops import add_slice_sums, gc_applies_to_shape, subtract_slice_means_
 
 __all__ = [
     'GCEmptyWarning', 'register_fsdp_model', 'check_gc_at_build',
