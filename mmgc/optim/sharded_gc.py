@@ -49,7 +49,8 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.weak import WeakIdKeyDictionary
 
-from .gc_ops import add_slice_sums, gc_applies_to_shape, subtract_slice_means_
+from .gc_ops import (add_slice_sums, gc_applies_to_shape,
+                     subtract_slice_means_)
 
 __all__ = [
     'GCEmptyWarning', 'register_fsdp_model', 'check_gc_at_build',
