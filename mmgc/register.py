@@ -35,11 +35,15 @@ from mmgc.cpu_distributed import CPUDistributedDataParallel  # noqa: E402
 MODEL_WRAPPERS.register_module(module=CPUDistributedDataParallel)
 
 # --- sharded training: FSDPStrategy with exact GC (FlexibleRunner) ---------
-from mmengine.registry import STRATEGIES  # noqa: E402
+# FlexibleRunner and its strategies exist from mmengine 0.8.
+from mmgc.compat import mmengine_has_strategies  # noqa: E402
 
-from mmgc.engine.fsdp import GCFSDPStrategy  # noqa: E402
+if mmengine_has_strategies():
+    from mmengine.registry import STRATEGIES
 
-STRATEGIES.register_module(module=GCFSDPStrategy)
+    from mmgc.engine.fsdp import GCFSDPStrategy
+
+    STRATEGIES.register_module(module=GCFSDPStrategy)
 
 # --- ReID (mmdet / mmpretrain registries) ----------------------------------
 # Needs the "reid" extra (mmdet + mmpretrain); without mmdet there is no
@@ -59,3 +63,12 @@ if importlib.util.find_spec('mmdet') is not None:
     _MMDET_DATASETS.register_module(module=_reid.Market1501Dataset)
     _MMDET_DATA_SAMPLERS.register_module(module=_reid.PKBatchSampler)
     _MMDET_METRICS.register_module(module=_reid.QueryGalleryReIDMetric)
+
+# --- classification (mmpretrain registry) -----------------------------------
+# Needs mmpretrain; the classification configs run under its default scope.
+if importlib.util.find_spec('mmpretrain') is not None:
+    from mmpretrain.registry import MODELS as _MMPRETRAIN_MODELS
+
+    from mmgc.classification import DenseNetCIFAR
+
+    _MMPRETRAIN_MODELS.register_module(module=DenseNetCIFAR)

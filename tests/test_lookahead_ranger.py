@@ -9,6 +9,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import OPTIMIZERS
 
 import mmgc  # noqa: F401  (registers the optimizers)
+from _torch_support import skip_unless_torch_accepts
 from mmgc.optim.gc_radam import GCRAdam
 from mmgc.optim.gc_sgd import GCSGD
 from mmgc.optim.lookahead import Lookahead
@@ -181,6 +182,8 @@ def test_step_hooks_run_once():
 
 
 def test_ranger_without_gc_is_lookahead_around_torch_radam():
+    skip_unless_torch_accepts(torch.optim.RAdam,
+                              dict(decoupled_weight_decay=True))
     expected = make_params()
     reference = Lookahead(
         torch.optim.RAdam(expected, lr=0.01, betas=(0.95, 0.999), eps=1e-5,

@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import nn
 
+from _torch_support import skip_unless_cpu_kernels_support
 from mmgc.optim import (PAPER_OPTIMIZERS, SGD_GC, SGD_GCC, SGDW_GC, Adagrad_GC,
                         Adagrad_GCC, Adam_GC, Adam_GC2, AdamW_GC2, centralize)
 
@@ -372,6 +373,7 @@ def test_non_contiguous_and_channels_last_gradients(name):
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize('name', list(OPTIMIZERS))
 def test_half_precision_parameters(name, dtype):
+    skip_unless_cpu_kernels_support(dtype)
     cls, hyper = OPTIMIZERS[name], dict(default_hyper(name))
     if family(name) == 'Adam':
         hyper['eps'] = 1e-4  # representable in half precision

@@ -26,6 +26,7 @@ from mmengine.registry import OPTIM_WRAPPERS, OPTIMIZERS
 from torch import nn
 from torch.optim import Optimizer
 
+from mmgc import compat
 from mmgc.optim._validation import reject_unknown_kwargs
 from mmgc.optim.gc_group import GC_OPTION_NAMES, GCGroupMixin
 from mmgc.optim.gc_ops import centralize, check_not_sparse, gc_applies
@@ -55,6 +56,12 @@ class _GCStepMixin(GCGroupMixin):
 
     def __init__(self, *args, use_gc: bool = True, gc_conv_only: bool = False,
                  gc_loc: bool = True, **kwargs):
+        # Refused before torch sees it: some torch releases raise their own
+        # error for fused=True on CPU first.
+        if kwargs.get('fused'):
+            raise ValueError(f'{type(self).__name__}: {_FUSED_REASON}.')
+        # An option the installed torch lacks: say which release adds it.
+        compat.check_torch_options(type(self), kwargs)
         super().__init__(*args, **kwargs)
         if getattr(self, '_step_supports_amp_scaling', False):
             raise ValueError(f'{type(self).__name__}: {_FUSED_REASON}.')
@@ -88,12 +95,8 @@ class _GCStepMixin(GCGroupMixin):
                         check_not_sparse(p.grad, p, type(self).__name__, rule)
                         originals.append((p, p.grad))
                         p.grad = centralize(p.grad, rule)
-            original_step = super().step
-            # torch wraps each class's step once with its step-hook runner;
-            # this class's step already ran the hooks.
-            if getattr(original_step, 'hooked', False):
-                original_step = original_step.__wrapped__.__get__(self)
-            original_step()
+            # This class's step already ran torch's step hooks.
+            compat.unhooked_step(super().step)()
         finally:
             # The centralized copies were only lent to the step.
             for p, grad in originals:

@@ -3,7 +3,8 @@ how to batch tensors for it."""
 from typing import Dict, Hashable, List, Optional, Sequence
 
 from torch import Tensor
-from torch.optim.optimizer import _default_to_fused_or_foreach
+
+from mmgc import compat
 
 __all__ = ['default_to_foreach', 'group_by_device_and_dtype', 'pick']
 
@@ -13,10 +14,7 @@ def default_to_foreach(params: List[Tensor],
     """``foreach=None`` resolves exactly as in torch.optim: the multi-tensor
     path on devices with native foreach kernels (CUDA and the like), the
     single-tensor path elsewhere (CPU)."""
-    tensors = [t for t in list(params) + list(grads) if t is not None]
-    _, foreach = _default_to_fused_or_foreach(tensors, differentiable=False,
-                                              use_fused=False)
-    return foreach
+    return compat.default_to_foreach(list(params) + list(grads))
 
 
 def group_by_device_and_dtype(

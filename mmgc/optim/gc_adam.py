@@ -28,6 +28,8 @@ import torch
 from torch import Tensor
 from torch.optim import Adam, AdamW
 
+from mmgc import compat
+
 from ._validation import reject_unknown_kwargs
 from .gc_group import GCGroupMixin, as_float, scalar_dtype
 from .gc_ops import check_not_sparse
@@ -82,12 +84,14 @@ class GCAdam(GCGroupMixin, Adam):
         reject_unknown_kwargs(type(self).__name__, unknown, _ARGS)
         self._refuse_unsupported(fused=fused, capturable=capturable,
                                  differentiable=differentiable)
-        # Adam.__init__ explicitly: in GCAdamW's MRO, super() is AdamW, whose
-        # signature has no decoupled_weight_decay.
-        Adam.__init__(self, params, lr, betas, eps, weight_decay, amsgrad,
-                      maximize=maximize, foreach=foreach,
-                      capturable=capturable, differentiable=differentiable,
-                      fused=fused, decoupled_weight_decay=self._decoupled)
+        # Before torch 2.7, AdamW is no subclass of Adam: Adam.__init__ would
+        # reach AdamW.__init__ through GCAdamW's MRO.
+        compat.init_torch_optimizer(
+            AdamW if self._decoupled else Adam, self, params, lr=lr, betas=betas, eps=eps,
+            weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+            foreach=foreach, capturable=capturable,
+            differentiable=differentiable, fused=fused,
+            decoupled_weight_decay=self._decoupled)
         self._init_gc(use_gc=use_gc, gc_conv_only=gc_conv_only,
                       gc_loc=gc_loc)
 

@@ -81,12 +81,12 @@ class GCGroupMixin:
 
     def __setstate__(self, state: dict) -> None:
         # A checkpoint of the torch optimizer (or a group that never had the
-        # options) gets this optimizer's configured options.
+        # options) gets this optimizer's configured options, and those an
+        # older torch does not know (maximize, decoupled_weight_decay...).
         super().__setstate__(state)
         for group in self.param_groups:
-            for key in self.gc_options:
-                if key in self.defaults:
-                    group.setdefault(key, self.defaults[key])
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)
 
     def _check_gc_group(self, group: dict) -> None:
         """Refuse GC options this class lacks, misspelt ones (``use_gcc``) and

@@ -18,6 +18,8 @@ import torch
 from torch import Tensor
 from torch.optim import RAdam
 
+from mmgc import compat
+
 from ._validation import reject_unknown_kwargs
 from .gc_group import GCGroupMixin, as_float, scalar_dtype
 from .gc_ops import centralize, centralize_, check_not_sparse, gc_applies
@@ -71,10 +73,12 @@ class GCRAdam(GCGroupMixin, RAdam):
         reject_unknown_kwargs(type(self).__name__, unknown, _ARGS)
         self._refuse_unsupported(foreach=foreach, capturable=capturable,
                                  differentiable=differentiable)
-        super().__init__(params, lr, betas, eps, weight_decay,
-                         decoupled_weight_decay, maximize=maximize,
-                         foreach=foreach, capturable=capturable,
-                         differentiable=differentiable)
+        compat.init_torch_optimizer(
+            RAdam, self, params, lr=lr, betas=betas, eps=eps,
+            weight_decay=weight_decay,
+            decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
+            foreach=foreach, capturable=capturable,
+            differentiable=differentiable)
         self._init_gc(use_gc=use_gc, gc_conv_only=gc_conv_only,
                       gc_loc=gc_loc)
         self.defaults['degenerated_to_sgd'] = degenerated_to_sgd
@@ -185,6 +189,8 @@ def _single_tensor_gc_radam(params, grads, exp_avgs, exp_avg_sqs,
                             rho_threshold, degenerated_to_sgd, use_gc,
                             gc_conv_only, gc_loc):
     lr = as_float(lr)
+    # The installed torch's arithmetic, for bit-identity with its RAdam.
+    style = compat.TORCH_ADAM_STYLE
     for i, param in enumerate(params):
         grad = grads[i] if not maximize else -grads[i]
         exp_avg = exp_avgs[i]
@@ -206,7 +212,10 @@ def _single_tensor_gc_radam(params, grads, exp_avgs, exp_avg_sqs,
         if gc_here and gc_loc:
             grad = centralize(grad, gc_conv_only)
 
-        exp_avg.lerp_(grad, 1 - beta1)
+        if style.lerp_first_moment:
+            exp_avg.lerp_(grad, 1 - beta1)
+        else:
+            exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
 
         bias_correction1 = 1 - beta1**step
@@ -218,9 +227,10 @@ def _single_tensor_gc_radam(params, grads, exp_avgs, exp_avg_sqs,
         rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
 
         if rho_t > rho_threshold:
-            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf /
-                    ((rho_inf - 4) * (rho_inf - 2) * rho_t))**0.5
-            adaptive_lr = (bias_correction2**0.5) / exp_avg_sq.sqrt().add_(eps)
+            rect = style.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf /
+                              ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            adaptive_lr = style.sqrt(bias_correction2) / exp_avg_sq.sqrt().add_(
+                eps)
             update = bias_corrected_exp_avg * lr * adaptive_lr * rect
         elif degenerated_to_sgd:
             update = bias_corrected_exp_avg * lr

@@ -15,6 +15,8 @@ import torch
 from torch import Tensor
 from torch.optim import SGD
 
+from mmgc import compat
+
 from ._validation import reject_unknown_kwargs
 from .gc_group import GCGroupMixin, as_float
 from .gc_ops import check_not_sparse
@@ -65,9 +67,10 @@ class GCSGD(GCGroupMixin, SGD):
                  **unknown):
         reject_unknown_kwargs(type(self).__name__, unknown, _ARGS)
         self._refuse_unsupported(fused=fused, differentiable=differentiable)
-        super().__init__(params, lr, momentum, dampening, weight_decay,
-                         nesterov, maximize=maximize, foreach=foreach,
-                         differentiable=differentiable, fused=fused)
+        compat.init_torch_optimizer(
+            SGD, self, params, lr=lr, momentum=momentum, dampening=dampening,
+            weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+            foreach=foreach, differentiable=differentiable, fused=fused)
         self._init_gc(use_gc=use_gc, gc_conv_only=gc_conv_only)
 
     @torch.no_grad()

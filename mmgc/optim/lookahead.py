@@ -11,12 +11,13 @@ So ``state_dict()`` is the inner optimizer's, keyed like any torch
 state_dict, and loads back (the authors' version keyed it by Python object
 ids, which do not survive a restart).
 """
-from collections import OrderedDict
 from typing import Dict, List, Tuple
 
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
+
+from mmgc import compat
 
 from ._validation import reject_unknown_kwargs
 
@@ -112,7 +113,7 @@ class Lookahead(Optimizer):
             # Lookahead(base_optimizer, k=..., alpha=...), the usual call.
             params, optimizer = None, params
         self.optimizer = self._build_inner(params, optimizer)
-        self._init_torch_hooks()
+        compat.init_step_hooks(self)
         self.optimizer.defaults.update(lookahead_defaults(k, alpha))
         self._fill_group_defaults()
 
@@ -149,17 +150,6 @@ class Lookahead(Optimizer):
         raise TypeError(
             'Lookahead needs optimizer=<a torch.optim.Optimizer> or '
             f'optimizer=<a config dict>, got {type(optimizer).__name__}.')
-
-    def _init_torch_hooks(self) -> None:
-        # What Optimizer.__init__ would set up; it is not called because the
-        # params and groups belong to the inner optimizer.
-        for name in ('_optimizer_step_pre_hooks', '_optimizer_step_post_hooks',
-                     '_optimizer_state_dict_pre_hooks',
-                     '_optimizer_state_dict_post_hooks',
-                     '_optimizer_load_state_dict_pre_hooks',
-                     '_optimizer_load_state_dict_post_hooks'):
-            setattr(self, name, OrderedDict())
-        self._patch_step_function()
 
     def _fill_group_defaults(self) -> None:
         defaults = self.optimizer.defaults
@@ -211,7 +201,7 @@ class Lookahead(Optimizer):
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._init_torch_hooks()
+        compat.init_step_hooks(self)
 
     def __repr__(self) -> str:
         return (f'Lookahead(k={self.defaults["lookahead_k"]}, '

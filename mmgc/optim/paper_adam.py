@@ -29,6 +29,8 @@ import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer
 
+from mmgc import compat
+
 from ._validation import (check_betas, check_non_negative,
                           reject_unknown_kwargs)
 from .foreach_utils import (default_to_foreach, group_by_device_and_dtype,
@@ -239,8 +241,10 @@ def adam_gc(params: List[Tensor],
             (GC), ``True`` for ``ndim > 3`` only (GCC), ``None`` for none.
         arithmetic: Whose floating-point operation order to follow, so each
             family reproduces its reference bit for bit: ``'torch'``
-            (torch.optim.Adam: ``m.lerp_(g, 1 - b1)``, ``(1 - b2^t) ** 0.5``,
-            tensors outside the GC rule take torch's ``addcdiv`` update) or
+            (the installed torch.optim.Adam's, see
+            :data:`mmgc.compat.TORCH_ADAM_STYLE`: ``m.lerp_(g, 1 - b1)`` and
+            ``(1 - b2^t) ** 0.5`` on recent torch; tensors outside the GC
+            rule take torch's ``addcdiv`` update) or
             ``'paper'`` (the authors' code: ``m * b1 + (1 - b1) * g``,
             ``math.sqrt``, and with ``gc_loc='update'`` every tensor takes
             the ``w -= (step_size * m) / denom`` form).
@@ -303,7 +307,7 @@ def _single_tensor_adam_gc(params, grads, exp_avgs, exp_avg_sqs,
             g = centralize_(g, conv_only) if owned else centralize(
                 g, conv_only)
 
-        if arithmetic == 'torch':
+        if _lerps_first_moment(arithmetic):
             exp_avg.lerp_(g, 1 - beta1)
         else:
             exp_avg.mul_(beta1).add_(g, alpha=1 - beta1)
@@ -344,9 +348,17 @@ def _single_tensor_adam_gc(params, grads, exp_avgs, exp_avg_sqs,
 
 
 def _sqrt(value: float, arithmetic: str) -> float:
-    # Same number in exact arithmetic; torch writes ``** 0.5``, the paper's
-    # code ``math.sqrt``, and the two may differ in the last bit.
-    return value**0.5 if arithmetic == 'torch' else math.sqrt(value)
+    # Same number in exact arithmetic; torch >= 2.5 writes ``** 0.5``, older
+    # torch and the paper's code ``math.sqrt``: they may differ in the last bit.
+    if arithmetic == 'torch':
+        return compat.TORCH_ADAM_STYLE.sqrt(value)
+    return math.sqrt(value)
+
+
+def _lerps_first_moment(arithmetic: str) -> bool:
+    # torch >= 2.1 updates m by lerp_, older torch and the paper's code by
+    # mul_ then add_.
+    return arithmetic == 'torch' and compat.TORCH_ADAM_STYLE.lerp_first_moment
 
 
 def _multi_tensor_adam_gc(params, grads, exp_avgs, exp_avg_sqs,
@@ -402,7 +414,7 @@ def _multi_tensor_adam_gc_group(params, grads, exp_avgs, exp_avg_sqs,
         else:
             g = foreach_centralize(g, conv_only)
 
-    if arithmetic == 'torch':
+    if _lerps_first_moment(arithmetic):
         torch._foreach_lerp_(exp_avgs, g, 1 - beta1)
     else:
         torch._foreach_mul_(exp_avgs, beta1)
