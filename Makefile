@@ -1,8 +1,12 @@
-# The two entry points of the README. Both set the environment up first
-# (tools/setup_env.sh is idempotent: about a minute once it has run before).
+# The entry points of the README. `demo` and `test` set the development
+# environment up first (tools/setup_env.sh is idempotent: about a minute once
+# it has run before).
 PYTHON := .venv/bin/python
+# Entries of the support matrix that CI runs (the optimizer lanes on the
+# oldest stacks); `make compat` runs every entry.
+COMPAT_CI_ENTRIES := py38-torch2.0 py310-torch2.1
 
-.PHONY: setup demo test
+.PHONY: setup demo test compat compat-ci
 
 setup:
 	bash tools/setup_env.sh
@@ -18,3 +22,11 @@ demo: setup
 
 test: setup
 	$(PYTHON) -m pytest tests
+
+# mmgc installed into user-like environments (Python 3.8-3.12, torch
+# 2.0-2.14, ...), each running the test lanes it supports; prints the table.
+compat:
+	python3 tools/compat_matrix.py
+
+compat-ci:
+	python3 tools/compat_matrix.py --entries $(COMPAT_CI_ENTRIES)

@@ -93,9 +93,9 @@ TORCH_OPTION_SINCE: Dict[Tuple[str, str], str] = {
     ('RAdam', 'decoupled_weight_decay'): '2.2',
     ('RAdam', 'maximize'): '2.2',
     ('RAdam', 'capturable'): '2.2',
-    ('NAdam', 'decoupled_weight_decay'): '2.2',
+    ('NAdam', 'decoupled_weight_decay'): '2.1',
     ('NAdam', 'maximize'): '2.2',
-    ('NAdam', 'capturable'): '2.2',
+    ('NAdam', 'capturable'): '2.1',
     ('AdamW', 'fused'): '2.0',
 }
 
@@ -104,42 +104,38 @@ def _accepted_options(torch_cls: type) -> set:
     return set(inspect.signature(torch_cls.__init__).parameters)
 
 
-def _torch_class(cls: type) -> type:
-    """The torch.optim class in ``cls``'s bases (``cls`` itself if it is
-    one), for naming it in messages."""
-    for base in cls.__mro__:
-        if base.__module__.startswith('torch.optim'):
-            return base
-    return cls
-
-
 def check_torch_options(cls: type, options: Dict[str, Any]) -> None:
-    """Refuse options that the installed torch's ``cls`` does not have.
+    """Refuse options that ``cls.__init__`` does not take.
 
-    Raises a TypeError naming the option, the installed torch and the release
-    that adds the option, instead of torch's "unexpected keyword argument".
+    For a torch.optim class the TypeError names the installed torch and the
+    release that adds the option, instead of torch's "unexpected keyword
+    argument" from deep inside the build.
     """
-    accepted = _accepted_options(cls)
-    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD
-                      for p in inspect.signature(cls.__init__).parameters
-                      .values())
-    if accepts_any:
+    parameters = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD
+           for p in parameters.values()):
         return
-    missing = [name for name in options if name not in accepted]
+    missing = [name for name in options if name not in parameters]
     if not missing:
         return
-    base = _torch_class(cls)
-    lines = []
+    from_torch = cls.__module__.startswith('torch.optim')
+    problems = []
     for name in missing:
-        since = TORCH_OPTION_SINCE.get((base.__name__, name))
-        when = (f'added in torch {since}' if since else
-                'not an option of this class in any torch release mmgc '
-                'knows of')
-        lines.append(f"'{name}' ({when})")
+        since = TORCH_OPTION_SINCE.get((cls.__name__, name))
+        if since:
+            problems.append(f"'{name}' (added in torch {since})")
+        elif from_torch:
+            problems.append(f"'{name}' (in no torch release mmgc knows of)")
+        else:
+            problems.append(f"'{name}'")
+    owner = (f'torch.optim.{cls.__name__} of the installed torch '
+             f'{torch.__version__}' if from_torch else
+             f'{cls.__module__}.{cls.__name__}')
     raise TypeError(
-        f'{cls.__name__}: the installed torch {torch.__version__} has no '
-        f"option {', '.join(lines)} for torch.optim.{base.__name__}. "
-        'Upgrade torch, or remove the option from the optimizer config.')
+        f"{owner} has no option {', '.join(problems)}. Upgrade torch or "
+        'remove the option from the optimizer config.' if from_torch else
+        f"{owner} has no option {', '.join(problems)}; remove it from the "
+        'optimizer config.')
 
 
 def init_torch_optimizer(torch_cls: type, optimizer, params,

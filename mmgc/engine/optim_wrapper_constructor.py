@@ -61,7 +61,7 @@ class _GCStepMixin(GCGroupMixin):
         if kwargs.get('fused'):
             raise ValueError(f'{type(self).__name__}: {_FUSED_REASON}.')
         # An option the installed torch lacks: say which release adds it.
-        compat.check_torch_options(type(self), kwargs)
+        compat.check_torch_options(self.wrapped_class, kwargs)
         super().__init__(*args, **kwargs)
         if getattr(self, '_step_supports_amp_scaling', False):
             raise ValueError(f'{type(self).__name__}: {_FUSED_REASON}.')
@@ -145,6 +145,7 @@ def gc_wrapped(optimizer_cls: type) -> type:
         _WRAPPED_CLASSES[optimizer_cls] = type(
             name, (_GCStepMixin, optimizer_cls), {
                 '__module__': __name__,
+                'wrapped_class': optimizer_cls,
                 '__doc__': f'{optimizer_cls.__name__} with GC applied to the '
                            'gradient before its step (see gc_wrapped).',
             })

@@ -1,0 +1,106 @@
+"""mmgc.compat against the installed torch, numpy and mmengine: each lane of
+the support matrix runs these, so a version table that is wrong for one
+release fails on that release."""
+import importlib
+import inspect
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from mmgc import compat
+from mmgc.engine import gc_wrapped
+from mmgc.optim.gc_radam import GCRAdam
+
+
+@pytest.mark.parametrize('module, kernel', [
+    ('adam', '_single_tensor_adam'),
+    ('adam', '_multi_tensor_adam'),
+    ('radam', '_single_tensor_radam'),
+])
+def test_adam_style_matches_the_installed_torch_source(module, kernel):
+    module = importlib.import_module(f'torch.optim.{module}')
+    source = inspect.getsource(getattr(module, kernel))
+    style = compat.TORCH_ADAM_STYLE
+    assert ('lerp_' in source) == style.lerp_first_moment
+    uses_math_sqrt = '_dispatch_sqrt' in source or 'math.sqrt' in source
+    assert uses_math_sqrt == (style.sqrt is math.sqrt)
+
+
+def test_option_table_matches_the_installed_torch():
+    for (name, option), since in compat.TORCH_OPTION_SINCE.items():
+        cls = getattr(torch.optim, name)
+        has_it = option in inspect.signature(cls.__init__).parameters
+        assert has_it == compat.torch_version_at_least(since), (name, option)
+
+
+def test_an_option_torch_lacks_is_refused_naming_the_release():
+    wrapped = gc_wrapped(torch.optim.SGD)
+    params = [torch.nn.Parameter(torch.ones(2, 2))]
+    with pytest.raises(TypeError) as error:
+        wrapped(params, lr=0.1, frobnicate=True)
+    message = str(error.value)
+    assert "'frobnicate'" in message and torch.__version__ in message
+    missing = [(cls, option, since)
+               for (cls, option), since in compat.TORCH_OPTION_SINCE.items()
+               if not compat.torch_version_at_least(since)]
+    for cls_name, option, since in missing:
+        with pytest.raises(TypeError, match=f'added in torch {since}'):
+            gc_wrapped(getattr(torch.optim, cls_name))(
+                params, **{option: False})
+
+
+def test_options_an_older_torch_lacks_live_in_the_param_groups():
+    # GCRAdam implements decoupled decay and maximize itself, whatever torch.
+    optimizer = GCRAdam([torch.nn.Parameter(torch.ones(3, 2))],
+                        decoupled_weight_decay=True, maximize=True)
+    group = optimizer.param_groups[0]
+    assert group['decoupled_weight_decay'] is True
+    assert group['maximize'] is True
+    optimizer.add_param_group(dict(params=[torch.nn.Parameter(torch.ones(2))]))
+    assert optimizer.param_groups[1]['decoupled_weight_decay'] is True
+
+
+def test_unhooked_step_runs_the_hooks_once():
+    calls = []
+    optimizer = gc_wrapped(torch.optim.SGD)(
+        [torch.nn.Parameter(torch.ones(2, 2))], lr=0.1)
+    optimizer.register_step_pre_hook(lambda *a: calls.append('pre'))
+    optimizer.param_groups[0]['params'][0].grad = torch.ones(2, 2)
+    optimizer.step()
+    assert calls == ['pre']
+
+
+def test_default_to_foreach_is_single_tensor_on_cpu():
+    assert compat.default_to_foreach([torch.ones(2), None]) is False
+
+
+def test_tree_leaves():
+    assert compat.tree_leaves({'a': [1, (2, 3)], 'b': 4}) == [1, 2, 3, 4]
+
+
+def test_numpy_globals_cover_the_dtypes_a_checkpoint_names():
+    classes = set(compat.MMENGINE_CHECKPOINT_GLOBALS)
+    for dtype in (np.float64, np.float32, np.int64, np.bool_):
+        assert type(np.dtype(dtype)) in classes
+
+
+def test_checkpoint_allow_list_is_installed_exactly_from_torch_2_6():
+    compat.allow_mmengine_checkpoints()
+    getter = getattr(torch.serialization, 'get_safe_globals', None)
+    if compat.torch_version_at_least('2.6'):
+        assert compat.mmengine_checkpoint_globals()[0] in getter()
+    else:
+        # Nothing to extend: torch.load unpickles fully by default.
+        assert getter is None or compat.mmengine_checkpoint_globals()[0] \
+            not in getter()
+
+
+def test_history_buffer_getattr_is_restricted():
+    from mmengine.logging.history_buffer import HistoryBuffer
+    getattr_ = compat.MMENGINE_CHECKPOINT_GLOBALS[-1][0]
+    assert getattr_(HistoryBuffer, 'mean') is HistoryBuffer.mean
+    with pytest.raises(pickle.UnpicklingError):
+        getattr_(HistoryBuffer, '__init__')
