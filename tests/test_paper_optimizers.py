@@ -75,7 +75,9 @@ def ref_adam(w, g, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
         step_size = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
         update = (w * weight_decay).addcdiv(m, denom)
         if on_update:
-            update = ref_gc(update, conv_only)
+            # The authors scale by the step size first, then centralize:
+            # delta = step_size * (wd * w + m / denom); w -= Phi_GC(delta).
+            return w - ref_gc(update * step_size, conv_only)
         return w.add(update, alpha=-step_size)
     denom = v.sqrt() / math.sqrt(1 - b2**t) + eps
     step_size = lr / (1 - b1**t)

@@ -43,7 +43,7 @@ WHEEL=$(ls "$CACHE_DIR"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n 1 || tr
 if [ -z "$WHEEL" ]; then
     JOBS=${MMGC_BUILD_JOBS:-$(nproc)}
     BUILD_DIR=$(mktemp -d)
-    say "no cached mmcv $MMCV_VERSION wheel for $TAG: building it from source"
+    say "no cached mmcv $MMCV_VERSION wheel for $TAG: building mmcv $MMCV_VERSION from source"
     say "(a one-time build of the compiled ops, 10-20 minutes on 2 cores; log: $BUILD_DIR/build.log)"
     # mmcv's setup.py imports pkg_resources, which setuptools >= 70 no longer
     # guarantees: the build uses an older setuptools, restored right after.

@@ -230,6 +230,10 @@ def adam_gc(params: List[Tensor],
                                          # weight slice keeps its mean)
         w = w - u
 
+    The step size multiplies ``u`` before it is centralized, as in the
+    authors' code (centralizing first and scaling after is the same in exact
+    arithmetic, not in floating point).
+
     With ``gc_loc='update'`` and ``'decoupled'`` decay, the decay term
     ``lr * wd * w`` joins ``u`` before it is centralized, so slice means are
     kept exactly.
@@ -328,8 +332,11 @@ def _single_tensor_adam_gc(params, grads, exp_avgs, exp_avg_sqs,
             update = torch.addcdiv(param.mul(weight_decay), exp_avg, denom,
                                    out=denom)
             if gc_loc == 'update' and conv_only is not None:
-                centralize_(update, conv_only)
-            param.add_(update, alpha=-step_size)
+                # The authors' order: scale by the step size, then
+                # centralize (not the other way round: the bits differ).
+                param.sub_(centralize_(update.mul_(step_size), conv_only))
+            else:
+                param.add_(update, alpha=-step_size)
             continue
 
         denom.div_(_sqrt(bias_correction2, arithmetic)).add_(eps)
@@ -437,8 +444,12 @@ def _multi_tensor_adam_gc_group(params, grads, exp_avgs, exp_avg_sqs,
         for p, m, d in zip(params, exp_avgs, denoms):
             torch.addcdiv(p.mul(weight_decay), m, d, out=d)
         if gc_loc == 'update' and conv_only is not None:
+            # Scaled first, then centralized: the authors' order.
+            torch._foreach_mul_(denoms, step_size)
             foreach_centralize_(denoms, conv_only)
-        torch._foreach_add_(params, denoms, alpha=-step_size)
+            torch._foreach_sub_(params, denoms)
+        else:
+            torch._foreach_add_(params, denoms, alpha=-step_size)
         return
 
     torch._foreach_div_(denoms, _sqrt(bias_correction2, arithmetic))
