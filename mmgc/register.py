@@ -4,7 +4,8 @@ Importing :mod:`mmgc` runs this module, so a config needs only
 ``custom_imports=dict(imports=['mmgc'], allow_failed_imports=False)``.
 Optimizers and engine parts go into mmengine's root registries (mmdet's
 scoped lookups fall through to them); detection and ReID parts go into
-mmdet's registries, which exist only with the ``detection``/``reid`` extras.
+mmdet's registries, which exist only with the ``detection``/``reid`` extras;
+the CIFAR DenseNet goes into mmpretrain's.
 """
 from mmengine.registry import OPTIMIZERS
 
