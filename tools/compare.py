@@ -14,7 +14,8 @@ Each run trains in its own process (tools/train.py, or torchrun with
 ``<work-dir>/<config name>/seed_<seed>/``. A run that already finished is
 reused (delete its folder to train it again) and an interrupted one resumes. The final
 validation metrics (mmdet's CocoMetric for detection, the ReID metric for
-ReID configs) are shown in the paper's format: mean and standard deviation
+ReID configs, mmpretrain's Accuracy for classification, with the top-k error
+beside it) are shown in the paper's format: mean and standard deviation
 over seeds, and the change from the baseline (paired by seed). The table goes
 to stdout and ``comparison.md``/``comparison.json``; ``loss_curves.png`` and
 ``metrics_per_epoch.png`` are written beside them.
@@ -61,7 +62,16 @@ METRIC_SETS = OrderedDict([
         scale=1.0,  # the ReID metric already logs percentages
         keys=[('reid/mAP', 'mAP'), ('reid/R1', 'R1'), ('reid/R5', 'R5'),
               ('reid/R10', 'R10')])),
+    ('cls', dict(
+        title='cls',
+        heading='Classification: top-1/top-5 accuracy and error (%)',
+        scale=1.0,  # mmpretrain's Accuracy logs percentages
+        decimals=2,  # as the paper's classification tables
+        keys=[('accuracy/top1', 'top-1 acc'), ('accuracy/top5', 'top-5 acc'),
+              ('error/top1', 'top-1 err'), ('error/top5', 'top-5 err')])),
 ])
+# The paper reports ImageNet top-1 error; it is derived from the accuracy.
+DERIVED_ERRORS = {'accuracy/top1': 'error/top1', 'accuracy/top5': 'error/top5'}
 TIMESTAMP_DIR = re.compile(r'^\d{8}_\d{6}$')
 TRAIN_LOG_LINE = re.compile(
     r'Epoch\(train\)\s+\[(\d+)\]\[\s*(\d+)/(\d+)\].*?eta:\s*(\S+).*?'
@@ -134,11 +144,15 @@ def read_run(run_dir: Path) -> Run:
                 # later session wins.
                 run.train[step] = entry
             elif any('/' in key for key in entry):
-                run.val[step] = {
+                metrics = {
                     key: value
                     for key, value in entry.items()
                     if '/' in key and isinstance(value, (int, float))
                 }
+                for accuracy, error in DERIVED_ERRORS.items():
+                    if accuracy in metrics and error not in metrics:
+                        metrics[error] = 100.0 - metrics[accuracy]
+                run.val[step] = metrics
     return run
 
 
@@ -277,7 +291,9 @@ def _report_progress(line: str, label: str, seed: int,
         for key, name, scale in (('coco/bbox_mAP', 'box AP', 100),
                                  ('coco/segm_mAP', 'mask AP', 100),
                                  ('reid/mAP', 'ReID mAP', 1),
-                                 ('reid/R1', 'R1', 1)):
+                                 ('reid/R1', 'R1', 1),
+                                 ('accuracy/top1', 'top-1', 1),
+                                 ('accuracy/top5', 'top-5', 1)):
             found = re.search(re.escape(key) + r':\s*([-\d.]+)', rest)
             if found:
                 shown.append(f'{name} {float(found.group(1)) * scale:.1f}')
@@ -358,11 +374,18 @@ def _mean_std(values: Sequence[Optional[float]]
 
 
 def _cell(mean: Optional[float], std: Optional[float],
-          signed: bool = False) -> str:
+          signed: bool = False, decimals: int = 1) -> str:
     if mean is None:
         return 'n/a'
-    text = f'{mean:+.1f}' if signed else f'{mean:.1f}'
-    return text if std is None else f'{text}±{std:.1f}'
+    text = f'{mean:+.{decimals}f}' if signed else f'{mean:.{decimals}f}'
+    return text if std is None else f'{text}±{std:.{decimals}f}'
+
+
+def _decimals(title: str) -> int:
+    for spec in METRIC_SETS.values():
+        if spec['title'] == title:
+            return spec.get('decimals', 1)
+    return 1
 
 
 def _pair_by_seed(baseline: List[Run],
@@ -397,7 +420,8 @@ def build_table(pairs: List[Tuple[Run, Run]], names: Sequence[str],
             candidate=[b.final_epoch for _, b in pairs]),
         groups=[])
     for title, columns, scale, heading in groups:
-        group = dict(title=title, heading=heading, scale=scale, columns=[])
+        group = dict(title=title, heading=heading, scale=scale,
+                     decimals=_decimals(title), columns=[])
         for key, column in columns:
             a = [_scaled(pair[0].final_metrics[key], scale) for pair in pairs]
             b = [_scaled(pair[1].final_metrics[key], scale) for pair in pairs]
@@ -418,12 +442,16 @@ def format_table(table: dict, markdown: bool = False) -> str:
     blocks = []
     for group in table['groups']:
         rows = [['Method'], [names[0]], [names[1]], ['delta']]
+        places = group.get('decimals', 1)
         for column in group['columns']:
             rows[0].append(column['name'])
-            rows[1].append(_cell(*_mean_std(column['baseline'])))
-            rows[2].append(_cell(*_mean_std(column['candidate'])))
+            rows[1].append(
+                _cell(*_mean_std(column['baseline']), decimals=places))
+            rows[2].append(
+                _cell(*_mean_std(column['candidate']), decimals=places))
             rows[3].append(
-                _cell(*_mean_std(column['delta']), signed=True))
+                _cell(*_mean_std(column['delta']), signed=True,
+                      decimals=places))
         if markdown:
             lines = [f'**{group["heading"]}**', '',
                      '| ' + ' | '.join(rows[0]) + ' |',
@@ -452,12 +480,14 @@ def format_per_seed(table: dict) -> str:
     lines = []
     for group in table['groups']:
         column = group['columns'][0]
+        places = group.get('decimals', 1)
         for seed, a, b, d in zip(table['seeds'], column['baseline'],
                                  column['candidate'], column['delta']):
             if d is None:
                 continue
             lines.append(f'  seed {seed}: {group["title"]} {column["name"]} '
-                         f'{a:.1f} -> {b:.1f} ({d:+.1f})')
+                         f'{a:.{places}f} -> {b:.{places}f} '
+                         f'({d:+.{places}f})')
     return '\n'.join(lines)
 
 
@@ -585,8 +615,8 @@ def parse_args(argv=None):
         help='row labels of the table (default: "w/o GC" "w/ GC")')
     parser.add_argument(
         '--metrics', nargs='+',
-        help='metric keys to show (default: the COCO box/mask or ReID set '
-        'the runs logged)')
+        help='metric keys to show (default: the COCO box/mask, ReID or '
+        'classification set the runs logged)')
     parser.add_argument(
         '--cfg-options', nargs='+', default=[],
         help='key=value overrides passed to tools/train.py for both configs')

@@ -5,8 +5,8 @@ Usage:
         [--show-dir DIR] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
-Multi-GPU: tools/dist_test.sh. The metrics (e.g. coco/bbox_mAP) are printed
-and logged to the work dir.
+Multi-GPU: tools/dist_test.sh. The metrics (e.g. coco/bbox_mAP, or
+accuracy/top1 for classifiers) are printed and logged to the work dir.
 """
 import argparse
 import os
@@ -97,8 +97,10 @@ def setup_cfg(args) -> Config:
                 f'--out must be a .pkl or .pickle file, got {args.out}.')
         cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(
             cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
-        cfg.test_evaluator.append(
-            dict(type='DumpDetResults', out_file_path=args.out))
+        # mmengine's generic dumper for classifiers, mmdet's for detectors.
+        dumper = ('DumpResults' if cfg.get('default_scope') == 'mmpretrain'
+                  else 'DumpDetResults')
+        cfg.test_evaluator.append(dict(type=dumper, out_file_path=args.out))
 
     if needs_cpu_distributed(args.launcher):
         init_cpu_process_group(cfg.get('env_cfg', {}).get('dist_cfg', {}))

@@ -110,6 +110,10 @@ def _reads_coco(cfg, missing: List[str]) -> bool:
 def check_dataset_files(cfg, splits: Iterable[str] = ('train', 'val')):
     """Raise FileNotFoundError, saying how to get the data, if any file or
     folder the config reads for ``splits`` is missing."""
+    from .cls_checks import check_classification_files, \
+        is_classification_config
+    if is_classification_config(cfg):  # mmpretrain datasets name no files
+        return check_classification_files(cfg, splits)
     missing = missing_dataset_files(cfg, splits)
     if not missing:
         return

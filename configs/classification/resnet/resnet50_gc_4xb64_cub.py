@@ -1,0 +1,5 @@
+# GC twin of resnet50_4xb64_cub.py: the optimizer is SGD_GC (GC on conv and fc
+# layers, the paper's default); same lr, momentum, weight decay and per-layer
+# lr, nothing else changes.
+_base_ = './resnet50_4xb64_cub.py'
+optim_wrapper = dict(optimizer=dict(type='SGD_GC'))
