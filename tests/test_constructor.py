@@ -110,7 +110,7 @@ def test_lookahead_inner_optimizer_gets_gc_and_lr_mult():
      "names 'Conv2D'.*Types present: BatchNorm2d, Conv2d, Linear"),
     (dict(type='AdamW', fused=True), {}, ValueError, 'AMP loss scale'),
     (dict(type='AdamW'), dict(gc_loc=False), ValueError,
-     'gc_loc=False.*GCAdamW'),
+     "gc_loc='update'.*GCAdamW"),
     (dict(type='SGD_GC', lr=0.1), dict(custom_keys={'fc': dict(
         use_gc=False)}), ValueError, 'fixed rule'),
     (dict(type='GCSGD', lr=0.1), dict(gc_loc=True), ValueError,

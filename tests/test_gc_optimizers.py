@@ -274,6 +274,23 @@ def test_adamw_decay_is_lr_times_wd():
                           atol=1e-14)
 
 
+@pytest.mark.parametrize('cls', [GCAdam, GCAdamW, GCRAdam])
+@pytest.mark.parametrize('name, flag', [('gradient', True), ('update', False)])
+def test_gc_loc_names_equal_the_authors_bools(cls, name, flag):
+    expected, got = make_params(), make_params()
+    run(cls(expected, lr=1e-2, weight_decay=0.1, gc_loc=flag), expected, 8)
+    run(cls(got, lr=1e-2, weight_decay=0.1, gc_loc=name), got, 8)
+    for a, b in zip(expected, got):
+        assert torch.equal(a, b)
+
+
+def test_bad_gc_loc_is_refused_naming_the_values():
+    with pytest.raises(ValueError, match="'gradient'.*'update'.*'moments'"):
+        GCAdam(make_params(), gc_loc='moments')
+    with pytest.raises(ValueError, match="gc_loc must be 'gradient'"):
+        GCRAdam([dict(params=make_params(), gc_loc=1)])
+
+
 def test_sparse_gradient_on_a_centralized_tensor_is_refused():
     embedding = torch.nn.Embedding(10, 4, sparse=True)
     embedding(torch.tensor([1, 2])).sum().backward()

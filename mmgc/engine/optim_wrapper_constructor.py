@@ -28,7 +28,7 @@ from torch.optim import Optimizer
 
 from mmgc import compat
 from mmgc.optim._validation import reject_unknown_kwargs
-from mmgc.optim.gc_group import GC_OPTION_NAMES, GCGroupMixin
+from mmgc.optim.gc_group import GC_OPTION_NAMES, GCGroupMixin, gc_location
 from mmgc.optim.gc_ops import centralize, check_not_sparse, gc_applies
 from mmgc.optim.lookahead import Lookahead
 from mmgc.optim.sharded_gc import (gc_applies_to_shape, gc_shapes,
@@ -70,11 +70,11 @@ class _GCStepMixin(GCGroupMixin):
 
     def _check_gc_group(self, group: dict) -> None:
         super()._check_gc_group(group)
-        if group.get('gc_loc', True) is not True:
+        if gc_location(group.get('gc_loc', True)) != 'gradient':
             raise ValueError(
                 f'{type(self).__name__} centralizes the gradient before the '
-                'original step (the gc_loc=True location); centralizing the '
-                'final update (gc_loc=False) needs an optimizer that '
+                "original step (gc_loc='gradient'); centralizing the final "
+                "update (gc_loc='update') needs an optimizer that "
                 'implements it: GCAdam, GCAdamW, GCRAdam or Ranger.')
 
     def step(self, closure=None):
@@ -225,7 +225,12 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             key: paramwise_cfg.pop(key)
             for key in _GC_PARAMWISE_KEYS if key in paramwise_cfg
         }
-        for key in GC_OPTION_NAMES:
+        if 'gc_loc' in self.gc_cfg:
+            try:
+                gc_location(self.gc_cfg['gc_loc'])
+            except ValueError as error:
+                raise TypeError(f'paramwise_cfg.{error}') from None
+        for key in ('use_gc', 'gc_conv_only'):
             if key in self.gc_cfg and not isinstance(self.gc_cfg[key], bool):
                 raise TypeError(
                     f'paramwise_cfg.{key} must be True or False, got '

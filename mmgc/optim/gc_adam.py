@@ -3,10 +3,10 @@
 
 Where GC acts is chosen per param group by ``gc_loc``:
 
-* ``gc_loc=True``: the gradient (after L2 decay is added) is centralized
-  before it enters the moments;
-* ``gc_loc=False`` (default, the advice of the GC authors for adaptive
-  methods): the moments see the raw gradient and the final update
+* ``gc_loc='gradient'`` (``True``): the gradient (after L2 decay is added)
+  is centralized before it enters the moments;
+* ``gc_loc='update'`` (``False``; the default, the advice of the GC authors
+  for adaptive methods): the moments see the raw gradient and the final update
   ``step_size * m / denom`` is centralized, together with AdamW's decoupled
   decay ``lr * wd * w``, so each weight slice keeps its mean.
 
@@ -31,7 +31,7 @@ from torch.optim import Adam, AdamW
 from mmgc import compat
 
 from ._validation import reject_unknown_kwargs
-from .gc_group import GCGroupMixin, as_float, scalar_dtype
+from .gc_group import GCGroupMixin, as_float, gc_location, scalar_dtype
 from .gc_ops import check_not_sparse
 from .paper_adam import adam_gc
 
@@ -52,8 +52,9 @@ class GCAdam(GCGroupMixin, Adam):
             :class:`torch.optim.Adam`.
         use_gc (bool): Centralize weights with ``ndim > 1``. Default True.
         gc_conv_only (bool): Only conv weights (``ndim > 3``). Default False.
-        gc_loc (bool): True: centralize the gradient before the moments;
-            False: centralize the final update. Default False.
+        gc_loc (str | bool): ``'gradient'`` (or True): centralize the
+            gradient before the moments; ``'update'`` (or False): centralize
+            the final update. Default False.
         foreach (bool, optional): The multi-tensor path; ``None`` decides
             as torch does (multi-tensor on CUDA, single-tensor on CPU).
 
@@ -164,7 +165,7 @@ class GCAdamW(GCAdam, AdamW):
     """AdamW (torch's decoupled decay ``w *= 1 - lr * wd``) with GC.
 
     Same arguments as :class:`GCAdam`; ``weight_decay`` defaults to 1e-2 as
-    in :class:`torch.optim.AdamW`. With ``gc_loc=False`` the decay term is
+    in :class:`torch.optim.AdamW`. With ``gc_loc='update'`` the decay term is
     centralized together with the update.
     """
 
@@ -222,7 +223,7 @@ def gc_adam(params: List[Tensor],
             weight_decay=weight_decay,
             eps=eps,
             conv_only=gc_conv_only if use_gc else None,
-            gc_loc='gradient' if gc_loc else 'update',
+            gc_loc=gc_location(gc_loc),
             weight_decay_mode='decoupled' if decoupled_weight_decay else 'l2',
             maximize=maximize,
             arithmetic='torch',

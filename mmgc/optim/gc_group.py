@@ -8,8 +8,10 @@ the state_dict:
 * ``use_gc``: centralize this group's weights at all;
 * ``gc_conv_only``: only conv weights (``ndim > 3``) instead of every weight
   with ``ndim > 1``;
-* ``gc_loc`` (adaptive optimizers only): ``True`` centralizes the gradient
-  before it enters the moments, ``False`` the final update.
+* ``gc_loc`` (adaptive optimizers only): ``'gradient'`` centralizes the
+  gradient before it enters the moments, ``'update'`` the final update. The
+  authors' repository spells them ``True`` and ``False``; both spellings are
+  accepted everywhere (:func:`gc_location`).
 """
 import difflib
 from typing import Optional
@@ -17,6 +19,21 @@ from typing import Optional
 import torch
 
 GC_OPTION_NAMES = ('use_gc', 'gc_conv_only', 'gc_loc')
+
+#: ``gc_loc`` values and the location each names.
+GC_LOCATIONS = {'gradient': 'gradient', 'update': 'update',
+                True: 'gradient', False: 'update'}
+
+
+def gc_location(value) -> str:
+    """``'gradient'`` or ``'update'`` for a ``gc_loc`` value (also the
+    authors' ``True``/``False``); a ValueError for anything else."""
+    if isinstance(value, (bool, str)) and value in GC_LOCATIONS:
+        return GC_LOCATIONS[value]
+    raise ValueError(
+        f"gc_loc must be 'gradient' (centralize the gradient before the "
+        f"moments; True in the authors' code) or 'update' (centralize the "
+        f'final update; False), got {value!r}.')
 
 # Keys torch.optim puts into every group and that mmgc's GC optimizers do not
 # implement; each maps to why.
@@ -93,6 +110,12 @@ class GCGroupMixin:
         non-bool values; torch would keep them silently."""
         name = type(self).__name__
         for key, value in group.items():
+            if key == 'gc_loc' and key in self.gc_options:
+                try:
+                    gc_location(value)
+                except ValueError as error:
+                    raise ValueError(f'{name}: {error}') from None
+                continue
             if key in self.gc_options:
                 if not isinstance(value, bool):
                     raise TypeError(

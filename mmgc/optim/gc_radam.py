@@ -21,7 +21,7 @@ from torch.optim import RAdam
 from mmgc import compat
 
 from ._validation import reject_unknown_kwargs
-from .gc_group import GCGroupMixin, as_float, scalar_dtype
+from .gc_group import GCGroupMixin, as_float, gc_location, scalar_dtype
 from .gc_ops import centralize, centralize_, check_not_sparse, gc_applies
 
 __all__ = ['GCRAdam', 'gc_radam']
@@ -45,8 +45,9 @@ class GCRAdam(GCGroupMixin, RAdam):
             :class:`torch.optim.RAdam`.
         use_gc (bool): Centralize weights with ``ndim > 1``. Default True.
         gc_conv_only (bool): Only conv weights (``ndim > 3``). Default False.
-        gc_loc (bool): True: centralize the gradient before the moments;
-            False: centralize the final update. Default False.
+        gc_loc (str | bool): ``'gradient'`` (or True): centralize the
+            gradient before the moments; ``'update'`` (or False): centralize
+            the final update. Default False.
         degenerated_to_sgd (bool): While ``rho_t <= 5``, take the SGD-with-
             momentum step (True, torch's behaviour) or no gradient step.
     """
@@ -197,7 +198,7 @@ def _single_tensor_gc_radam(params, grads, exp_avgs, exp_avg_sqs,
         exp_avg_sq = exp_avg_sqs[i]
         step_t = state_steps[i]
         gc_here = use_gc and gc_applies(param, gc_conv_only)
-        gc_update = gc_here and not gc_loc
+        gc_update = gc_here and gc_location(gc_loc) == 'update'
 
         step_t += 1
         step = step_t.item()
@@ -209,7 +210,7 @@ def _single_tensor_gc_radam(params, grads, exp_avgs, exp_avg_sqs,
             else:
                 grad = grad.add(param, alpha=weight_decay)
 
-        if gc_here and gc_loc:
+        if gc_here and not gc_update:
             grad = centralize(grad, gc_conv_only)
 
         if style.lerp_first_moment:

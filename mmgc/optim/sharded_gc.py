@@ -49,6 +49,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.weak import WeakIdKeyDictionary
 
+from .gc_group import gc_location
 from .gc_ops import (add_slice_sums, gc_applies_to_shape,
                      subtract_slice_means_)
 
@@ -201,7 +202,7 @@ def _placement(optimizer, group: dict) -> Optional[_Placement]:
     if isinstance(optimizer, GCSGD):
         return _Placement(conv_only, False, sign, wd)
     if isinstance(optimizer, (GCAdam, GCRAdam)):
-        if not group['gc_loc']:
+        if gc_location(group['gc_loc']) == 'update':
             return _Placement(conv_only, True)
         decoupled = group.get('decoupled_weight_decay', False)
         return _Placement(conv_only, False, sign, 0 if decoupled else wd)
