@@ -31,7 +31,7 @@ HOOKS.register_module(module=GCStatsHook)
 # --- detection tools: DDP wrapper for CPU-only torchrun jobs ---------------
 from mmengine.registry import MODEL_WRAPPERS  # noqa: E402
 
-from mmgc.cpu_distributed import CPUDistributedDataParallel  # noqa: E402
+from mmgc.engine import CPUDistributedDataParallel  # noqa: E402
 
 MODEL_WRAPPERS.register_module(module=CPUDistributedDataParallel)
 

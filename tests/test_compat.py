@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mmgc import compat
-from mmgc.engine import gc_wrapped
+from mmgc.optim.gc_wrapped import gc_wrapped
 from mmgc.optim.gc_radam import GCRAdam
 
 

@@ -9,7 +9,7 @@ from mmengine.optim import build_optim_wrapper
 
 import mmgc  # noqa: F401  (registers the constructor and optimizers)
 from _constructor_models import TinyNet, build_with_gc_constructor as build
-from mmgc.engine import gc_rule_of, gc_wrapped
+from mmgc.optim.gc_wrapped import gc_rule_of, gc_wrapped
 from mmgc.optim.gc_adam import GCAdamW
 from mmgc.optim.lookahead import Lookahead
 

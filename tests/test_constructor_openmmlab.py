@@ -9,7 +9,7 @@ from torch import nn
 
 import mmgc  # noqa: F401  (registers the constructor and optimizers)
 from _constructor_models import TinyNet, build_with_gc_constructor as build
-from mmgc.engine import gc_rule_of
+from mmgc.optim.gc_wrapped import gc_rule_of
 from mmgc.optim.gc_ops import centralize
 
 FASTER_RCNN = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'

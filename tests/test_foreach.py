@@ -15,7 +15,7 @@ from mmgc.optim import (Adam_GC, Adam_GC2, Adam_GCC, Adam_GCC2, AdamW_GC,
                         AdamW_GC2, AdamW_GCC, AdamW_GCC2, GCAdam, GCAdamW,
                         GCRAdam, GCSGD, SGD_GC, SGD_GCC, SGDW_GC, SGDW_GCC,
                         Ranger)
-from mmgc.optim.foreach_utils import default_to_foreach
+from mmgc.optim.functional._foreach import default_to_foreach
 from mmgc.optim.gc_ops import (centralize, centralize_, foreach_centralize,
                                foreach_centralize_)
 

@@ -12,7 +12,8 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import mmgc  # noqa: F401  (registers; checks run at optimizer build)
-from mmgc.engine import GCOptimWrapperConstructor, gc_wrapped
+from mmgc.engine import GCOptimWrapperConstructor
+from mmgc.optim.gc_wrapped import gc_wrapped
 from mmgc.optim import (SGD_GC, SGD_GCC, Adam_GC2, Adagrad_GC, AdamW_GC,
                         GCAdamW, GCRAdam, GCSGD, Lookahead, Ranger)
 from mmgc.optim.sharded_gc import GCEmptyWarning, register_fsdp_model

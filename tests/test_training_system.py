@@ -19,7 +19,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 import mmgc  # noqa: F401  (registers mmgc's optimizers, constructor, hook)
-from mmgc.cpu_distributed import CPU_DDP_WRAPPER, init_cpu_process_group
+from mmgc.engine.cpu_distributed import (CPU_DDP_WRAPPER,
+                                         init_cpu_process_group)
 
 N_SAMPLES = 16
 

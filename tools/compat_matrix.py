@@ -237,7 +237,15 @@ def install_mmgc(python: str, entry: Entry, log_file) -> str:
     """``pip install .[extras]``, as a user would; 'ok', or what went
     wrong."""
     before = freeze(python)
-    spec = f'{REPO}{entry.extras}'
+    # From a copy of what the package is made of: pip builds in the source
+    # tree, and a build/ left there from an earlier run could be packaged.
+    source = os.path.join(os.path.dirname(python), '..', 'mmgc-source')
+    shutil.rmtree(source, ignore_errors=True)
+    shutil.copytree(os.path.join(REPO, 'mmgc'), os.path.join(source, 'mmgc'),
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    for name in ('pyproject.toml', 'README.md'):
+        shutil.copy(os.path.join(REPO, name), source)
+    spec = f'{os.path.abspath(source)}{entry.extras}'
     code = run([python, '-m', 'pip', '--disable-pip-version-check', 'install',
                 '-q', '--force-reinstall', '--no-deps', spec], log_file)
     if code != 0:

@@ -28,9 +28,8 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmgc  # noqa: E402,F401  (registers mmgc's modules)
-from mmgc.cpu_distributed import (CPU_DDP_WRAPPER,  # noqa: E402
-                                  init_cpu_process_group,
-                                  needs_cpu_distributed)
+from mmgc.engine.cpu_distributed import (  # noqa: E402
+    CPU_DDP_WRAPPER, init_cpu_process_group, needs_cpu_distributed)
 from mmgc.datasets.checks import check_dataset_files  # noqa: E402
 
 

@@ -1,11 +1,10 @@
-"""mmengine integration: the GC optim-wrapper constructor (per-layer GC, GC
-for any optimizer) and the GC statistics hook."""
+"""What plugs into mmengine: the GC optim-wrapper constructor (per-layer GC,
+GC for any optimizer), the GC statistics hook, the FSDP strategy with exact
+GC, and the DDP wrapper for CPU-only distributed runs."""
+from .cpu_distributed import CPUDistributedDataParallel
 from .hooks import GCStatsHook
-from .optim_wrapper_constructor import (GCOptimWrapperConstructor,
-                                        applies_gc_itself, gc_rule_of,
-                                        gc_wrapped)
+from .optim_wrapper_constructor import GCOptimWrapperConstructor
 
 __all__ = [
-    'GCOptimWrapperConstructor', 'GCStatsHook', 'applies_gc_itself',
-    'gc_rule_of', 'gc_wrapped'
+    'GCOptimWrapperConstructor', 'GCStatsHook', 'CPUDistributedDataParallel'
 ]

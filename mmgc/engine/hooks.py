@@ -15,7 +15,7 @@ from mmengine.model import is_model_wrapper
 
 from mmgc.optim.gc_ops import centralize, gc_applies
 
-from .optim_wrapper_constructor import gc_rule_of
+from mmgc.optim.gc_wrapped import gc_rule_of
 
 __all__ = ['GCStatsHook']
 

@@ -1,18 +1,27 @@
 """Optimizers with Gradient Centralization.
 
-The GC operator is :mod:`mmgc.optim.gc_ops`; every optimizer calls it.
-
-* The paper's optimizers (``SGD_GC``, ``Adam_GCC2``, ...): exact re-statements
-  of the authors' first repository.
-* ``GCSGD``, ``GCAdam``, ``GCAdamW``, ``GCRAdam``: torch's algorithms plus the
-  per-group options ``use_gc``, ``gc_conv_only``, ``gc_loc``.
-* ``Lookahead`` (wraps any optimizer) and ``Ranger`` (RAdam + Lookahead + GC).
+* ``gc_ops.py``: the GC operator, the only implementation; every kernel
+  calls it.
+* ``functional/``: the kernels (the math of one step), one module per
+  algorithm family: ``sgd``, ``adam``, ``radam``, ``adagrad``.
+* ``paper_sgd.py``, ``paper_adam.py``, ``paper_adagrad.py``: the paper's
+  optimizers (``SGD_GC``, ``Adam_GCC2``, ...), exact re-statements of the
+  authors' first repository.
+* ``gc_sgd.py``, ``gc_adam.py``, ``gc_radam.py``: ``GCSGD``, ``GCAdam``,
+  ``GCAdamW``, ``GCRAdam``: torch's algorithms plus the per-group options
+  ``use_gc``, ``gc_conv_only``, ``gc_loc`` (``gc_group.py``).
+* ``lookahead.py``, ``ranger.py``: Lookahead around any optimizer; Ranger
+  (RAdam + Lookahead + GC).
+* ``gc_wrapped.py``: GC for any other optimizer (``gc_wrapped(AdamW)``).
+* ``sharded_gc.py``: exact GC on FSDP-sharded parameters.
 """
-from .gc_adam import GCAdam, GCAdamW, gc_adam
+from . import functional
+from .gc_adam import GCAdam, GCAdamW
 from .gc_ops import (centralize, centralize_, foreach_centralize,
                      foreach_centralize_, gc_applies)
-from .gc_radam import GCRAdam, gc_radam
-from .gc_sgd import GCSGD, gc_sgd
+from .gc_radam import GCRAdam
+from .gc_sgd import GCSGD
+from .gc_wrapped import gc_rule_of, gc_wrapped
 from .lookahead import Lookahead
 from .paper_adagrad import Adagrad_GC, Adagrad_GCC
 from .paper_adam import (Adam_GC, Adam_GC2, Adam_GCC, Adam_GCC2, AdamW_GC,
@@ -30,6 +39,6 @@ GC_OPTIMIZERS = (GCSGD, GCAdam, GCAdamW, GCRAdam, Lookahead, Ranger)
 
 __all__ = [cls.__name__ for cls in PAPER_OPTIMIZERS + GC_OPTIMIZERS] + [
     'PAPER_OPTIMIZERS', 'GC_OPTIMIZERS', 'centralize', 'centralize_',
-    'foreach_centralize', 'foreach_centralize_', 'gc_applies', 'gc_sgd',
-    'gc_adam', 'gc_radam'
+    'foreach_centralize', 'foreach_centralize_', 'gc_applies', 'gc_wrapped',
+    'gc_rule_of', 'functional'
 ]

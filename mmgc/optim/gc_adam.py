@@ -10,8 +10,8 @@ Where GC acts is chosen per param group by ``gc_loc``:
   ``step_size * m / denom`` is centralized, together with AdamW's decoupled
   decay ``lr * wd * w``, so each weight slice keeps its mean.
 
-The kernel is the paper optimizers' one (:func:`mmgc.optim.paper_adam.adam_gc`
-with ``arithmetic='torch'``), with a single-tensor and a multi-tensor
+The math is the Adam kernel shared with the paper's optimizers
+(:func:`mmgc.optim.functional.adam` with ``arithmetic='torch'``), with a single-tensor and a multi-tensor
 (``foreach``) path. Tensors GC does not touch (1-D, or not conv with
 ``gc_conv_only``), and every tensor with ``use_gc=False``, take exactly
 torch's operations (its single-tensor path for ``foreach=False``, its foreach
@@ -22,20 +22,19 @@ AdamW's decay is torch's ``w *= 1 - lr * wd``. The authors' advanced AdamW
 scaled it by ``lr / (1 - beta1^t)`` (ten times ``lr`` at step 1); that is not
 reproduced.
 """
-from typing import List, Optional
+from typing import Optional
 
 import torch
-from torch import Tensor
 from torch.optim import Adam, AdamW
 
 from mmgc import compat
 
+from . import functional as F
 from ._validation import reject_unknown_kwargs
 from .gc_group import GCGroupMixin, as_float, gc_location, scalar_dtype
 from .gc_ops import check_not_sparse
-from .paper_adam import adam_gc
 
-__all__ = ['GCAdam', 'GCAdamW', 'gc_adam']
+__all__ = ['GCAdam', 'GCAdamW']
 
 _ARGS = ('lr', 'betas', 'eps', 'weight_decay', 'amsgrad', 'use_gc',
          'gc_conv_only', 'gc_loc', 'maximize', 'foreach', 'capturable',
@@ -143,21 +142,30 @@ class GCAdam(GCGroupMixin, Adam):
             max_exp_avg_sqs, state_steps = [], []
             self._gather(group, params, grads, exp_avgs, exp_avg_sqs,
                          max_exp_avg_sqs, state_steps)
+            # torch's tensor step counters, incremented as torch does.
+            steps = []
+            for step_t in state_steps:
+                step_t += 1
+                steps.append(step_t.item())
             beta1, beta2 = group['betas']
-            gc_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
-                    state_steps,
-                    amsgrad=group['amsgrad'],
-                    beta1=beta1,
-                    beta2=beta2,
-                    lr=group['lr'],
-                    weight_decay=group['weight_decay'],
-                    eps=group['eps'],
-                    maximize=group['maximize'],
-                    decoupled_weight_decay=group['decoupled_weight_decay'],
-                    use_gc=group['use_gc'],
-                    gc_conv_only=group['gc_conv_only'],
-                    gc_loc=group['gc_loc'],
-                    foreach=group.get('foreach'))
+            F.adam(params, grads, exp_avgs, exp_avg_sqs,
+                   max_exp_avg_sqs if group['amsgrad'] else
+                   [None] * len(params),
+                   steps,
+                   amsgrad=group['amsgrad'],
+                   beta1=as_float(beta1),
+                   beta2=as_float(beta2),
+                   lr=as_float(group['lr']),
+                   weight_decay=group['weight_decay'],
+                   eps=group['eps'],
+                   conv_only=self._gc_rule(group),
+                   gc_loc=gc_location(group['gc_loc']),
+                   weight_decay_mode=('decoupled'
+                                      if group['decoupled_weight_decay'] else
+                                      'l2'),
+                   maximize=group['maximize'],
+                   arithmetic='torch',
+                   foreach=group.get('foreach'))
         return loss
 
 
@@ -182,49 +190,3 @@ class GCAdamW(GCAdam, AdamW):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
                          **kwargs)
 
-
-def gc_adam(params: List[Tensor],
-            grads: List[Tensor],
-            exp_avgs: List[Tensor],
-            exp_avg_sqs: List[Tensor],
-            max_exp_avg_sqs: List[Tensor],
-            state_steps: List[Tensor],
-            *,
-            amsgrad: bool,
-            beta1: float,
-            beta2: float,
-            lr: float,
-            weight_decay: float,
-            eps: float,
-            maximize: bool,
-            decoupled_weight_decay: bool,
-            use_gc: bool,
-            gc_conv_only: bool,
-            gc_loc: bool,
-            foreach: Optional[bool] = None) -> None:
-    """Functional GCAdam / GCAdamW, in torch.optim.adam's argument style: a
-    thin front of :func:`mmgc.optim.paper_adam.adam_gc`, the one Adam kernel,
-    with torch's arithmetic.
-
-    ``state_steps`` are torch's tensor step counters: each is incremented
-    here, as torch does. Moments and ``max_exp_avg_sqs`` (empty unless
-    ``amsgrad``) are updated in place; ``grads`` are only read.
-    """
-    steps = []
-    for step_t in state_steps:
-        step_t += 1
-        steps.append(step_t.item())
-    adam_gc(params, grads, exp_avgs, exp_avg_sqs,
-            max_exp_avg_sqs if amsgrad else [None] * len(params), steps,
-            amsgrad=amsgrad,
-            beta1=as_float(beta1),
-            beta2=as_float(beta2),
-            lr=as_float(lr),
-            weight_decay=weight_decay,
-            eps=eps,
-            conv_only=gc_conv_only if use_gc else None,
-            gc_loc=gc_location(gc_loc),
-            weight_decay_mode='decoupled' if decoupled_weight_decay else 'l2',
-            maximize=maximize,
-            arithmetic='torch',
-            foreach=foreach)

@@ -12,19 +12,19 @@ With ``use_gc=False`` and the default ``degenerated_to_sgd=True`` every
 operation is torch's single-tensor RAdam: bit-identical results, torch's state
 layout (``step``, ``exp_avg``, ``exp_avg_sq``).
 """
-from typing import List, Optional
+from typing import Optional
 
 import torch
-from torch import Tensor
 from torch.optim import RAdam
 
 from mmgc import compat
 
+from . import functional as F
 from ._validation import reject_unknown_kwargs
-from .gc_group import GCGroupMixin, as_float, gc_location, scalar_dtype
-from .gc_ops import centralize, centralize_, check_not_sparse, gc_applies
+from .gc_group import GCGroupMixin, scalar_dtype
+from .gc_ops import check_not_sparse
 
-__all__ = ['GCRAdam', 'gc_radam']
+__all__ = ['GCRAdam']
 
 _ARGS = ('lr', 'betas', 'eps', 'weight_decay', 'decoupled_weight_decay',
          'use_gc', 'gc_conv_only', 'gc_loc', 'degenerated_to_sgd',
@@ -141,109 +141,16 @@ class GCRAdam(GCGroupMixin, RAdam):
             self._gather(group, params, grads, exp_avgs, exp_avg_sqs,
                          state_steps)
             beta1, beta2 = group['betas']
-            gc_radam(params, grads, exp_avgs, exp_avg_sqs, state_steps,
-                     beta1=beta1,
-                     beta2=beta2,
-                     lr=group['lr'],
-                     weight_decay=group['weight_decay'],
-                     eps=group['eps'],
-                     decoupled_weight_decay=group['decoupled_weight_decay'],
-                     maximize=group['maximize'],
-                     rho_threshold=self._rho_threshold(group),
-                     degenerated_to_sgd=group['degenerated_to_sgd'],
-                     use_gc=group['use_gc'],
-                     gc_conv_only=group['gc_conv_only'],
-                     gc_loc=group['gc_loc'])
-
-
-def gc_radam(params: List[Tensor],
-             grads: List[Tensor],
-             exp_avgs: List[Tensor],
-             exp_avg_sqs: List[Tensor],
-             state_steps: List[Tensor],
-             *,
-             beta1: float,
-             beta2: float,
-             lr: float,
-             weight_decay: float,
-             eps: float,
-             decoupled_weight_decay: bool,
-             maximize: bool,
-             rho_threshold: float,
-             degenerated_to_sgd: bool,
-             use_gc: bool,
-             gc_conv_only: bool,
-             gc_loc: bool) -> None:
-    """Functional GCRAdam (also Ranger's inner step). Moments and step
-    counters are updated in place; ``grads`` are only read."""
-    _single_tensor_gc_radam(
-        params, grads, exp_avgs, exp_avg_sqs, state_steps, beta1=beta1,
-        beta2=beta2, lr=lr, weight_decay=weight_decay, eps=eps,
-        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
-        rho_threshold=rho_threshold, degenerated_to_sgd=degenerated_to_sgd,
-        use_gc=use_gc, gc_conv_only=gc_conv_only, gc_loc=gc_loc)
-
-
-def _single_tensor_gc_radam(params, grads, exp_avgs, exp_avg_sqs,
-                            state_steps, *, beta1, beta2, lr, weight_decay,
-                            eps, decoupled_weight_decay, maximize,
-                            rho_threshold, degenerated_to_sgd, use_gc,
-                            gc_conv_only, gc_loc):
-    lr = as_float(lr)
-    # The installed torch's arithmetic, for bit-identity with its RAdam.
-    style = compat.TORCH_ADAM_STYLE
-    for i, param in enumerate(params):
-        grad = grads[i] if not maximize else -grads[i]
-        exp_avg = exp_avgs[i]
-        exp_avg_sq = exp_avg_sqs[i]
-        step_t = state_steps[i]
-        gc_here = use_gc and gc_applies(param, gc_conv_only)
-        gc_update = gc_here and gc_location(gc_loc) == 'update'
-
-        step_t += 1
-        step = step_t.item()
-
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                if not gc_update:
-                    param.mul_(1 - lr * weight_decay)
-            else:
-                grad = grad.add(param, alpha=weight_decay)
-
-        if gc_here and not gc_update:
-            grad = centralize(grad, gc_conv_only)
-
-        if style.lerp_first_moment:
-            exp_avg.lerp_(grad, 1 - beta1)
-        else:
-            exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
-        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        bias_corrected_exp_avg = exp_avg / bias_correction1
-
-        # Length of the approximated simple moving average, and its limit.
-        rho_inf = 2 / (1 - beta2) - 1
-        rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
-
-        if rho_t > rho_threshold:
-            rect = style.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf /
-                              ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-            adaptive_lr = style.sqrt(bias_correction2) / exp_avg_sq.sqrt().add_(
-                eps)
-            update = bias_corrected_exp_avg * lr * adaptive_lr * rect
-        elif degenerated_to_sgd:
-            update = bias_corrected_exp_avg * lr
-        else:
-            update = None
-
-        if gc_update:
-            # `update` is a fresh tensor (never exp_avg), so in-place is safe.
-            if update is None:
-                update = torch.zeros_like(param)
-            if decoupled_weight_decay and weight_decay != 0:
-                update.add_(param, alpha=lr * weight_decay)
-            param.sub_(centralize_(update, gc_conv_only))
-        elif update is not None:
-            param.add_(update, alpha=-1.0)
+            F.radam(params, grads, exp_avgs, exp_avg_sqs, state_steps,
+                    beta1=beta1,
+                    beta2=beta2,
+                    lr=group['lr'],
+                    weight_decay=group['weight_decay'],
+                    eps=group['eps'],
+                    decoupled_weight_decay=group['decoupled_weight_decay'],
+                    maximize=group['maximize'],
+                    rho_threshold=self._rho_threshold(group),
+                    degenerated_to_sgd=group['degenerated_to_sgd'],
+                    use_gc=group['use_gc'],
+                    gc_conv_only=group['gc_conv_only'],
+                    gc_loc=group['gc_loc'])

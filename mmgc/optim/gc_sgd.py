@@ -3,26 +3,26 @@
 The algorithm is torch's SGD; GC centralizes the descent direction after L2
 decay is added and before momentum (for SGD, centralizing the gradient or the
 final update is the same in exact arithmetic, so there is no ``gc_loc``).
-The kernel is the paper optimizers' one (:func:`mmgc.optim.paper_sgd.sgd_gc`),
-with a single-tensor and a multi-tensor (``foreach``) path. With
-``use_gc=False`` every operation is torch's SGD (single-tensor path for
-``foreach=False``, foreach path for ``foreach=True``), so the result is
-bit-identical on CPU, and the state layout (``momentum_buffer``) is torch's.
+The math is the SGD kernel shared with the paper's optimizers
+(:func:`mmgc.optim.functional.sgd`), with a single-tensor and a multi-tensor
+(``foreach``) path. With ``use_gc=False`` every operation is torch's SGD
+(single-tensor path for ``foreach=False``, foreach path for
+``foreach=True``), so the result is bit-identical on CPU, and the state
+layout (``momentum_buffer``) is torch's.
 """
-from typing import List, Optional
+from typing import Optional
 
 import torch
-from torch import Tensor
 from torch.optim import SGD
 
 from mmgc import compat
 
+from . import functional as F
 from ._validation import reject_unknown_kwargs
 from .gc_group import GCGroupMixin, as_float
 from .gc_ops import check_not_sparse
-from .paper_sgd import sgd_gc
 
-__all__ = ['GCSGD', 'gc_sgd']
+__all__ = ['GCSGD']
 
 _ARGS = ('lr', 'momentum', 'dampening', 'weight_decay', 'nesterov',
          'use_gc', 'gc_conv_only', 'maximize', 'foreach', 'differentiable',
@@ -93,43 +93,18 @@ class GCSGD(GCGroupMixin, SGD):
                     self.state[p].get('momentum_buffer')
                     if group['momentum'] != 0 else None)
 
-            sgd_gc(params, grads, momentum_buffers,
-                   lr=as_float(group['lr']),
-                   momentum=group['momentum'],
-                   dampening=group['dampening'],
-                   weight_decay=group['weight_decay'],
-                   nesterov=group['nesterov'],
-                   conv_only=rule,
-                   maximize=group['maximize'],
-                   foreach=group.get('foreach'))
+            F.sgd(params, grads, momentum_buffers,
+                  lr=as_float(group['lr']),
+                  momentum=group['momentum'],
+                  dampening=group['dampening'],
+                  weight_decay=group['weight_decay'],
+                  nesterov=group['nesterov'],
+                  conv_only=rule,
+                  maximize=group['maximize'],
+                  foreach=group.get('foreach'))
 
             if group['momentum'] != 0:
                 for p, buf in zip(params, momentum_buffers):
                     self.state[p]['momentum_buffer'] = buf
         return loss
 
-
-def gc_sgd(params: List[Tensor],
-           grads: List[Tensor],
-           momentum_buffer_list: List[Optional[Tensor]],
-           *,
-           weight_decay: float,
-           momentum: float,
-           lr: float,
-           dampening: float,
-           nesterov: bool,
-           maximize: bool,
-           use_gc: bool,
-           gc_conv_only: bool,
-           foreach: Optional[bool] = None) -> None:
-    """Functional GCSGD, in torch.optim.sgd's argument style: a thin front of
-    :func:`mmgc.optim.paper_sgd.sgd_gc`, the one SGD kernel.
-
-    ``momentum_buffer_list`` is updated in place (``None`` entries become new
-    buffers); ``grads`` are only read.
-    """
-    sgd_gc(params, grads, momentum_buffer_list,
-           lr=as_float(lr), momentum=momentum, dampening=dampening,
-           weight_decay=weight_decay, nesterov=nesterov,
-           conv_only=gc_conv_only if use_gc else None, maximize=maximize,
-           foreach=foreach)

@@ -9,17 +9,15 @@ Sparse gradients keep Adagrad's sparse update on tensors GC leaves alone
 (for example an ``nn.Embedding(sparse=True)`` weight under ``Adagrad_GCC``);
 on a tensor GC would centralize they are refused with a clear error.
 """
-from typing import List
-
 import torch
-from torch import Tensor
 from torch.optim.optimizer import Optimizer
 
+from . import functional as F
 from ._validation import check_non_negative, reject_unknown_kwargs
-from .gc_ops import centralize, check_not_sparse
+from .gc_ops import check_not_sparse
 from .sharded_gc import check_gc_at_build
 
-__all__ = ['Adagrad_GC', 'Adagrad_GCC', 'adagrad_gc']
+__all__ = ['Adagrad_GC', 'Adagrad_GCC']
 
 _ADAGRAD_ARGS = ('lr', 'lr_decay', 'weight_decay',
                  'initial_accumulator_value', 'eps')
@@ -81,12 +79,12 @@ class _PaperAdagrad(Optimizer):
                 state_sums.append(state['sum'])
                 steps.append(state['step'])
 
-            adagrad_gc(params, grads, state_sums, steps,
-                       lr=group['lr'],
-                       weight_decay=group['weight_decay'],
-                       lr_decay=group['lr_decay'],
-                       eps=group['eps'],
-                       conv_only=self.conv_only)
+            F.adagrad(params, grads, state_sums, steps,
+                      lr=group['lr'],
+                      weight_decay=group['weight_decay'],
+                      lr_decay=group['lr_decay'],
+                      eps=group['eps'],
+                      conv_only=self.conv_only)
         return loss
 
 
@@ -97,35 +95,3 @@ class Adagrad_GC(_PaperAdagrad):
 class Adagrad_GCC(_PaperAdagrad):
     """Adagrad with GC on the gradient of conv weights only (ndim > 3)."""
     conv_only = True
-
-
-def adagrad_gc(params: List[Tensor], grads: List[Tensor],
-               state_sums: List[Tensor], steps: List[int], *, lr: float,
-               weight_decay: float, lr_decay: float, eps: float,
-               conv_only: bool) -> None:
-    """Functional form of the paper's Adagrad with GC."""
-    for param, grad, state_sum, step in zip(params, grads, state_sums, steps):
-        if weight_decay != 0:
-            grad = grad.add(param, alpha=weight_decay)
-        clr = lr / (1 + (step - 1) * lr_decay)
-        if grad.is_sparse:
-            _sparse_adagrad_update(param, grad, state_sum, clr, eps)
-            continue
-        grad = centralize(grad, conv_only)
-        state_sum.addcmul_(grad, grad, value=1)
-        std = state_sum.sqrt().add_(eps)
-        param.addcdiv_(grad, std, value=-clr)
-
-
-def _sparse_adagrad_update(param, grad, state_sum, clr, eps):
-    """Adagrad's update restricted to the rows a sparse gradient touches."""
-    grad = grad.coalesce()
-    indices, values = grad._indices(), grad._values()
-
-    def like_grad(new_values):
-        return torch.sparse_coo_tensor(indices, new_values, grad.size(),
-                                       check_invariants=False)
-
-    state_sum.add_(like_grad(values.pow(2)))
-    std_values = state_sum.sparse_mask(grad)._values().sqrt_().add_(eps)
-    param.add_(like_grad(values / std_values), alpha=-clr)

@@ -173,7 +173,7 @@ class _Placement:
 
 def _placement(optimizer, group: dict) -> Optional[_Placement]:
     """How ``optimizer`` applies GC to ``group``, or None when it does not."""
-    from mmgc.engine.optim_wrapper_constructor import _GCStepMixin
+    from .gc_wrapped import _GCStepMixin
     from .gc_adam import GCAdam
     from .gc_radam import GCRAdam
     from .gc_sgd import GCSGD

@@ -1,0 +1,149 @@
+"""GC for optimizers that know nothing of it: :func:`gc_wrapped`.
+
+``gc_wrapped(AdamW)`` is a cached subclass of AdamW whose ``step()``
+centralizes the gradients of the GC-enabled param groups and then runs
+AdamW's own step. :class:`~mmgc.engine.GCOptimWrapperConstructor` builds
+such classes for torch's, mmengine's and mmpretrain's optimizers;
+:func:`gc_rule_of` says which GC rule any optimizer applies to a group.
+"""
+from typing import Dict, Optional
+
+import torch
+from torch.optim import Optimizer
+
+from mmgc import compat
+
+from .gc_group import GCGroupMixin, gc_location
+from .gc_ops import centralize, check_not_sparse, gc_applies
+from .lookahead import Lookahead
+
+__all__ = ['gc_wrapped', 'gc_rule_of', 'applies_gc_itself']
+
+#: Optimizers that update inside one fused kernel, or otherwise take the AMP
+#: loss scale themselves, see gradients that are still scaled: no place for
+#: GC on the true gradient.
+FUSED_REASON = (
+    'a fused (or AMP-scale-aware) optimizer receives the gradients still '
+    'multiplied by the AMP loss scale and updates the weights inside one '
+    'kernel, so GC cannot be applied to the unscaled gradient. Remove '
+    'fused=True (foreach=True is fine), or switch GC off')
+
+
+class _GCStepMixin(GCGroupMixin):
+    """The body of every ``GCWrapped<...>`` class (see :func:`gc_wrapped`)."""
+
+    gc_options = ('use_gc', 'gc_conv_only', 'gc_loc')
+
+    def __init__(self, *args, use_gc: bool = True, gc_conv_only: bool = False,
+                 gc_loc: bool = True, **kwargs):
+        # Refused before torch sees it: some torch releases raise their own
+        # error for fused=True on CPU first.
+        if kwargs.get('fused'):
+            raise ValueError(f'{type(self).__name__}: {FUSED_REASON}.')
+        # An option the installed torch lacks: say which release adds it.
+        compat.check_torch_options(self.wrapped_class, kwargs)
+        super().__init__(*args, **kwargs)
+        if getattr(self, '_step_supports_amp_scaling', False):
+            raise ValueError(f'{type(self).__name__}: {FUSED_REASON}.')
+        self._init_gc(use_gc=use_gc, gc_conv_only=gc_conv_only,
+                      gc_loc=gc_loc)
+
+    def _check_gc_group(self, group: dict) -> None:
+        super()._check_gc_group(group)
+        if gc_location(group.get('gc_loc', True)) != 'gradient':
+            raise ValueError(
+                f'{type(self).__name__} centralizes the gradient before the '
+                "original step (gc_loc='gradient'); centralizing the final "
+                "update (gc_loc='update') needs an optimizer that "
+                'implements it: GCAdam, GCAdamW, GCRAdam or Ranger.')
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        originals = []
+        try:
+            with torch.no_grad():
+                for group in self.param_groups:
+                    rule = self._gc_rule(group)
+                    if rule is None:
+                        continue
+                    for p in group['params']:
+                        if p.grad is None or not gc_applies(p, rule):
+                            continue
+                        check_not_sparse(p.grad, p, type(self).__name__, rule)
+                        originals.append((p, p.grad))
+                        p.grad = centralize(p.grad, rule)
+            # This class's step already ran torch's step hooks.
+            compat.unhooked_step(super().step)()
+        finally:
+            # The centralized copies were only lent to the step.
+            for p, grad in originals:
+                p.grad = grad
+        return loss
+
+
+_WRAPPED_CLASSES: Dict[type, type] = {}
+
+
+def applies_gc_itself(optimizer_cls: type) -> bool:
+    """Whether the class centralizes by itself (mmgc's GC* classes, Ranger,
+    the paper optimizers, and wrapped classes)."""
+    from mmgc.optim import PAPER_OPTIMIZERS
+    return (hasattr(optimizer_cls, 'gc_options')
+            or issubclass(optimizer_cls, tuple(PAPER_OPTIMIZERS)))
+
+
+def gc_wrapped(optimizer_cls: type) -> type:
+    """The GC-enabled subclass of a GC-unaware optimizer class (cached).
+
+    ``GCWrapped<AdamW>`` takes AdamW's arguments plus ``use_gc`` (default
+    True) and ``gc_conv_only`` (default False), also per param group. Its
+    ``step()`` centralizes the gradients of the GC-enabled groups (GC at the
+    ``gc_loc=True`` location) and then runs AdamW's step on them. Under
+    mmengine's AmpOptimWrapper this happens after GradScaler unscaled the
+    gradients and found them finite.
+
+    ``.grad`` after ``step()``: what backward produced (unscaled by AMP,
+    clipped if clipping is on), not the centralized gradient. The centralized
+    copies are put in ``.grad`` only while the original step runs.
+    """
+    if not (isinstance(optimizer_cls, type)
+            and issubclass(optimizer_cls, Optimizer)):
+        raise TypeError(f'gc_wrapped needs a torch.optim.Optimizer subclass, '
+                        f'got {optimizer_cls!r}.')
+    if applies_gc_itself(optimizer_cls):
+        raise ValueError(
+            f'{optimizer_cls.__name__} applies GC itself; wrapping it would '
+            'centralize twice.')
+    if issubclass(optimizer_cls, Lookahead):
+        raise ValueError('Wrap the optimizer inside Lookahead, not Lookahead '
+                         'itself: Lookahead(optimizer=dict(type=...)).')
+    if optimizer_cls not in _WRAPPED_CLASSES:
+        name = f'GCWrapped<{optimizer_cls.__name__}>'
+        _WRAPPED_CLASSES[optimizer_cls] = type(
+            name, (_GCStepMixin, optimizer_cls), {
+                '__module__': __name__,
+                'wrapped_class': optimizer_cls,
+                '__doc__': f'{optimizer_cls.__name__} with GC applied to the '
+                           'gradient before its step (see gc_wrapped).',
+            })
+    return _WRAPPED_CLASSES[optimizer_cls]
+
+
+def gc_rule_of(optimizer: Optimizer, group: dict) -> Optional[bool]:
+    """``gc_conv_only`` of a param group's GC, or None when the group gets no
+    GC. Works for mmgc's GC optimizers, wrapped ones, Lookahead around them,
+    the paper optimizers, and says None for anything else."""
+    defaults = optimizer.defaults
+    if 'use_gc' in group or 'use_gc' in defaults:
+        if not group.get('use_gc', defaults.get('use_gc')):
+            return None
+        return bool(group.get('gc_conv_only',
+                              defaults.get('gc_conv_only', False)))
+    from mmgc.optim import PAPER_OPTIMIZERS
+    inner = getattr(optimizer, 'optimizer', optimizer)
+    if isinstance(inner, tuple(PAPER_OPTIMIZERS)):
+        return bool(inner.conv_only)
+    return None
