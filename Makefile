@@ -6,7 +6,14 @@ PYTHON := .venv/bin/python
 # oldest stacks); `make compat` runs every entry.
 COMPAT_CI_ENTRIES := py38-torch2.0 py310-torch2.1
 
-.PHONY: setup demo test compat compat-ci
+# The fast lane: optimizers, kernels, constructor, compat, metrics and
+# configs; under 90 s on 2 cores (the full suite takes several minutes).
+FAST_TESTS := tests/test_paper_optimizers.py tests/test_gc_optimizers.py \
+	tests/test_lookahead_ranger.py tests/test_foreach.py \
+	tests/test_constructor.py tests/test_compat.py tests/test_reid_metric.py \
+	tests/test_detection_configs.py
+
+.PHONY: setup demo test test-fast compat compat-ci
 
 setup:
 	bash tools/setup_env.sh
@@ -22,6 +29,13 @@ demo: setup
 
 test: setup
 	$(PYTHON) -m pytest tests
+
+# Sets up only when there is no venv yet (a full setup check takes a minute).
+test-fast: | $(PYTHON)
+	$(PYTHON) -m pytest -q $(FAST_TESTS)
+
+$(PYTHON):
+	bash tools/setup_env.sh
 
 # mmgc installed into user-like environments (Python 3.8-3.12, torch
 # 2.0-2.14, ...), each running the test lanes it supports; prints the table.

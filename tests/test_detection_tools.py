@@ -167,7 +167,7 @@ def test_missing_dataset_error_from_train_tool(tmp_path):
 
 
 def test_dist_train_two_cpu_processes_keep_ranks_identical(
-        toy_root, tmp_path):
+        toy_root, tmp_path, free_port):
     config = tmp_path / 'dist_toy.py'
     config.write_text(
         f"_base_ = '{TOY_FASTER_GC}'\n"
@@ -181,7 +181,7 @@ def test_dist_train_two_cpu_processes_keep_ranks_identical(
         *data_root_options(toy_root),
         *tiny_schedule_options(max_epochs=1, batch_size=2),
         'train_cfg.val_interval=100'
-    ], env=dict(PYTHON=PYTHON, PORT='29533', OMP_NUM_THREADS='1',
+    ], env=dict(PYTHON=PYTHON, PORT=str(free_port), OMP_NUM_THREADS='1',
                 PYTHONPATH=str(TESTS_DIR)))
     before = torch.load(work_dir / 'rank0_before.pth')
     after = [torch.load(work_dir / f'rank{r}_after.pth') for r in (0, 1)]
@@ -195,13 +195,14 @@ def test_dist_train_two_cpu_processes_keep_ranks_identical(
     assert 'Distributed training: True' in log
     assert 'GPU number: 2' in log  # mmengine's name for the world size
 
-    # tools/dist_test.sh evaluates the checkpoint with 2 processes too; the
-    # metrics are gathered and printed once.
+    # tools/dist_test.sh evaluates the checkpoint with 2 processes too (on
+    # the same port: the training processes have ended); the metrics are
+    # gathered and printed once.
     result = run_tool([
         'bash', 'tools/dist_test.sh', config, work_dir / 'epoch_1.pth', '2',
         '--work-dir', tmp_path / 'test', '--cfg-options',
         'env_cfg.dist_cfg.backend=gloo', *data_root_options(toy_root)
-    ], env=dict(PYTHON=PYTHON, PORT='29534', OMP_NUM_THREADS='1',
+    ], env=dict(PYTHON=PYTHON, PORT=str(free_port), OMP_NUM_THREADS='1',
                 PYTHONPATH=str(TESTS_DIR)))
     assert len(re.findall(r'^coco/bbox_mAP: ', result.stdout,
                           re.MULTILINE)) == 1

@@ -193,7 +193,7 @@ def test_toy_training_and_evaluation_through_the_tools(
 
 
 def test_two_process_training_shares_out_the_pk_epoch(tiny_toy_root,
-                                                      tmp_path):
+                                                      tmp_path, free_port):
     # tools/dist_train.sh with 2 CPU processes (gloo). The parameter dumps
     # come from the detection tests' DumpRankParamsHook.
     config = tmp_path / 'dist_toy_reid.py'
@@ -203,7 +203,7 @@ def test_two_process_training_shares_out_the_pk_epoch(tiny_toy_root,
         'allow_failed_imports=False)\n'
         "custom_hooks = [dict(type='DumpRankParamsHook')]\n")
     work_dir = tmp_path / 'work'
-    env = dict(os.environ, PYTHON=sys.executable, PORT='29547',
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port),
                OMP_NUM_THREADS='1', PYTHONPATH=str(REPO_ROOT / 'tests'))
     result = subprocess.run(
         ['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',

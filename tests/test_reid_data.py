@@ -3,7 +3,6 @@ import collections
 import filecmp
 import os
 import os.path as osp
-import socket
 
 import cv2
 import numpy as np
@@ -197,11 +196,6 @@ def test_pk_bad_settings_are_clear_errors(toy_train):
         PKBatchSampler(list(range(10)), batch_size=16)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
 
 def _dist_worker(rank, world_size, port, root, out):
     dist.init_process_group(
@@ -221,12 +215,12 @@ def _dist_worker(rank, world_size, port, root, out):
         dist.destroy_process_group()
 
 
-def test_pk_batches_are_dealt_out_across_processes(toy_train):
+def test_pk_batches_are_dealt_out_across_processes(toy_train, free_port):
     ctx = mp.get_context('spawn')
     out = ctx.Queue()
     mp.spawn(
         _dist_worker,
-        args=(2, _free_port(), toy_train.data_root, out),
+        args=(2, free_port, toy_train.data_root, out),
         nprocs=2,
         join=True)
     per_rank = out.get(timeout=60)

@@ -209,13 +209,9 @@ def _center_loss_worker(rank, world_size, port, out):
         dist.destroy_process_group()
 
 
-def test_center_step_is_averaged_over_processes():
-    import socket
-
+def test_center_step_is_averaged_over_processes(free_port):
     import torch.multiprocessing as mp
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
+    port = free_port
     ctx = mp.get_context('spawn')
     out = ctx.Queue()
     mp.spawn(_center_loss_worker, args=(2, port, out), nprocs=2, join=True)

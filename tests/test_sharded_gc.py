@@ -2,7 +2,6 @@
 two gloo processes on CPU, compared step by step with the same model trained
 without sharding on the same data; and the errors and warnings where GC
 cannot be exact or would be empty."""
-import socket
 import warnings
 
 import pytest
@@ -180,21 +179,16 @@ def _worker(rank, world_size, port, cases, out):
         dist.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
-
-def _run_two_ranks(cases):
+def _run_two_ranks(cases, port):
     ctx = mp.get_context('spawn')
     out = ctx.Queue()
-    mp.spawn(_worker, args=(2, _free_port(), cases, out), nprocs=2,
+    mp.spawn(_worker, args=(2, port, cases, out), nprocs=2,
              join=True)
     return out.get(timeout=60)
 
 
-def test_sharded_equals_unsharded():
+def test_sharded_equals_unsharded(free_port):
     cases = [(name, 'fsdp1') for name in OPTIMIZERS]
     cases += [('SGD_GC', 'fsdp1_flat'), ('GCAdamW', 'fsdp1_flat'),
               ('GCWrapped<SGD>', 'fsdp1_flat'), ('SGD_GC', 'fsdp1_nested'),
@@ -203,7 +197,7 @@ def test_sharded_equals_unsharded():
     cases += [(name, 'fsdp2') for name in ('SGD_GC', 'GCAdamW',
                                            'GCWrapped<SGD>', 'Adam_GC2')]
     cases += [('SGD_GC', 'fsdp2_dim1'), ('GCAdamW', 'fsdp2_dim1')]
-    results = _run_two_ranks(cases)
+    results = _run_two_ranks(cases, free_port)
     refusals = results.pop('refusals')
     assert 'FSDP1' in refusals['unregistered']
     assert 'GCFSDPStrategy' in refusals['unregistered']

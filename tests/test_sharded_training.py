@@ -1,6 +1,5 @@
 """The toy detector trained with sharded parameters through tools/train.py:
 FlexibleRunner + GCFSDPStrategy (torch FSDP1) + SGD_GC on 2 CPU processes."""
-import socket
 
 import torch
 
@@ -11,13 +10,8 @@ TOY_FSDP = (REPO_ROOT /
             'configs/toy/faster-rcnn_toy-r18_fpn_gc-fsdp_1x_toycoco.py')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
-
-def test_fsdp_toy_detector_trains_with_exact_gc(tmp_path):
+def test_fsdp_toy_detector_trains_with_exact_gc(tmp_path, free_port):
     data = make_tiny_toy_data(tmp_path / 'data')
     config = tmp_path / 'fsdp_toy.py'
     config.write_text(
@@ -34,7 +28,7 @@ def test_fsdp_toy_detector_trains_with_exact_gc(tmp_path):
         'train_cfg.val_interval=100',
         # No warm-up: full-size steps, so GC's effect is far above rounding.
         'param_scheduler.0.start_factor=1.0',
-    ], env=dict(PYTHON=PYTHON, PORT=str(_free_port()), OMP_NUM_THREADS='1',
+    ], env=dict(PYTHON=PYTHON, PORT=str(free_port), OMP_NUM_THREADS='1',
                 PYTHONPATH=str(TESTS_DIR)))
     log = next(work_dir.glob('*/*.log')).read_text()
     assert 'GCFSDPStrategy' in log or 'FlexibleRunner' in log

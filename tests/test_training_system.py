@@ -4,7 +4,6 @@ the GC statistics hook."""
 import copy
 import json
 import os
-import socket
 import uuid
 
 import pytest
@@ -213,11 +212,6 @@ def test_accumulation_equals_one_bigger_batch(tmp_path):
     assert not torch.allclose(a['conv.weight'], ToyNet().conv.weight)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
 
 def _ddp_worker(rank, world_size, port, work_dir, optimizer, constructor):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
@@ -240,10 +234,10 @@ def _ddp_worker(rank, world_size, port, work_dir, optimizer, constructor):
     (dict(type='SGD', lr=0.1, momentum=0.9), 'GCOptimWrapperConstructor'),
 ], ids=['GCAdamW', 'GC-wrapped-SGD'])
 def test_two_process_ddp_equals_one_process_with_the_global_batch(
-        tmp_path, optimizer, constructor):
+        tmp_path, free_port, optimizer, constructor):
     torch.multiprocessing.spawn(
         _ddp_worker,
-        args=(2, _free_port(), str(tmp_path), optimizer, constructor),
+        args=(2, free_port, str(tmp_path), optimizer, constructor),
         nprocs=2)
     rank0 = torch.load(tmp_path / 'rank0.pth')
     rank1 = torch.load(tmp_path / 'rank1.pth')
