@@ -1,5 +1,5 @@
 # ResNet-18 trained from scratch on the built-in toy classification dataset;
-# a CPU trains it in about a minute. Baseline of the toy GC comparison (GC
+# one CPU core trains it in 1.5 to 3 minutes. Baseline of the toy GC comparison (GC
 # twin: resnet18-w16_gc_1xb64_toycls.py), a small stand-in for the paper's
 # CIFAR-100 ResNet18 row:
 #   python tools/generate_toy_cls.py
