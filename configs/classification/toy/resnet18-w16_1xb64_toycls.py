@@ -1,7 +1,7 @@
 # ResNet-18 trained from scratch on the built-in toy classification dataset;
-# one CPU core trains it in 1.5 to 3 minutes. Baseline of the toy GC comparison (GC
-# twin: resnet18-w16_gc_1xb64_toycls.py), a small stand-in for the paper's
-# CIFAR-100 ResNet18 row:
+# one CPU core trains it in 1.5 to 3 minutes. Baseline of the toy GC
+# comparison (GC twin: resnet18-w16_gc_1xb64_toycls.py), a small stand-in for
+# the paper's CIFAR-100 ResNet18 row:
 #   python tools/generate_toy_cls.py
 #   python tools/compare.py configs/classification/toy/resnet18-w16_1xb64_toycls.py \
 #       configs/classification/toy/resnet18-w16_gc_1xb64_toycls.py
