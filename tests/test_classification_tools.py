@@ -1,13 +1,13 @@
 """The built-in toy classification dataset and the classification tools end
 to end: mmpretrain's own dataset classes read the generated files,
 tools/compare.py trains the toy pair (SGD and SGD_GC, seed 0) and prints
-the paper-format table, tools/test.py evaluates a checkpoint.
+the paper-format table, tools/test.py evaluates a checkpoint. (The table
+itself, on synthetic runs: tests/test_comparison.py.)
 
 The runs are a few iterations on a few dozen images, so the accuracies are
 low; the tests check that mmpretrain's Accuracy metric produced them and that
 the tools report them correctly, not how good they are.
 """
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -46,14 +46,6 @@ TINY_SCHEDULE = [
     'train_cfg.max_epochs=2', 'train_dataloader.batch_size=16',
     'default_hooks.logger.interval=1'
 ]
-
-
-def _load_compare():
-    spec = importlib.util.spec_from_file_location(
-        'compare_tool', REPO_ROOT / 'tools/compare.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_generator_is_deterministic_and_refuses_to_mix_settings(
@@ -107,35 +99,6 @@ def test_mmpretrain_imagenet_class_reads_the_toy_dataset(toy_root):
                   for i in scanned.load_data_list()) == sorted(
                       (Path(i['img_path']).name, i['gt_label'])
                       for i in datasets['val'].load_data_list())
-
-
-def test_compare_table_reports_accuracy_and_error_in_the_paper_format(
-        tmp_path):
-    compare = _load_compare()
-    runs = []
-    for seed, top1 in ((0, 76.5), (1, 77.25)):
-        for method, shift in (('base', 0.0), ('gc', 2.0)):
-            run_dir = tmp_path / method / f'seed_{seed}' / '20260101_000000'
-            (run_dir / 'vis_data').mkdir(parents=True)
-            (run_dir / 'vis_data' / 'scalars.json').write_text(
-                json.dumps(dict(step=5, **{
-                    'accuracy/top1': top1 + shift,
-                    'accuracy/top5': 93.0 + shift
-                })) + '\n')
-            runs.append(compare.read_run(run_dir.parent))
-    pairs = [(runs[0], runs[1]), (runs[2], runs[3])]
-    assert runs[0].final_metrics['error/top1'] == pytest.approx(23.5)
-    table = compare.build_table(pairs, ['w/o GC', 'w/ GC'])
-    text = compare.format_table(table)
-    assert 'Classification: top-1/top-5 accuracy and error (%)' in text
-    lines = {line.split('  ')[0]: line for line in text.splitlines()}
-    assert re.search(r'76\.88±0\.53\s+93\.00±0\.00\s+23\.12±0\.53',
-                     lines['w/o GC'])
-    assert re.search(r'\+2\.00±0\.00\s+\+2\.00±0\.00\s+-2\.00±0\.00',
-                     lines['delta'])
-    markdown = compare.format_table(table, markdown=True)
-    assert '| Method | top-1 acc | top-5 acc | top-1 err | top-5 err |' in (
-        markdown)
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,118 @@
+"""The comparison's plots: training losses per iteration and validation
+metrics per epoch, baseline against GC, one line (or band) per seed.
+
+matplotlib is imported when a plot is drawn, so reading runs and building
+the table work without it.
+"""
+import math
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+from .runs import Run
+from .table import scaled
+
+COLOURS = ('tab:blue', 'tab:red')  # baseline, GC
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use('Agg')  # files only, no display needed
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def smooth(values: List[float], window: int) -> List[float]:
+    """Running mean over the last ``window`` values (fewer at the start)."""
+    smoothed, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= window:
+            total -= values[i - window]
+        smoothed.append(total / min(i + 1, window))
+    return smoothed
+
+
+def plot_losses(pairs: Sequence[Tuple[Run, Run]], names: Sequence[str],
+                out_file: Path) -> None:
+    """``loss`` and every ``loss_*`` the runs logged, one panel each."""
+    plt = _pyplot()
+    runs = [r for pair in pairs for r in pair]
+    loss_keys = ['loss'] + sorted({
+        k
+        for r in runs for entry in r.train.values() for k in entry
+        if k.startswith('loss_') and isinstance(entry[k], (int, float))
+    })
+    columns = min(3, len(loss_keys))
+    rows = math.ceil(len(loss_keys) / columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
+    for axis, key in zip(axes.flat, loss_keys):
+        for method, (name, colour) in enumerate(zip(names, COLOURS)):
+            for seed_index, pair in enumerate(pairs):
+                run = pair[method]
+                steps = sorted(s for s, e in run.train.items() if key in e)
+                if not steps:
+                    continue
+                values = [run.train[s][key] for s in steps]
+                window = max(1, len(values) // 20)
+                axis.plot(
+                    steps,
+                    smooth(values, window),
+                    color=colour,
+                    alpha=0.9 if len(pairs) == 1 else 0.6,
+                    linewidth=1.2,
+                    label=name if seed_index == 0 else None)
+        axis.set_title(key)
+        axis.set_xlabel('iteration')
+        axis.grid(alpha=0.3)
+        axis.legend()
+    for axis in list(axes.flat)[len(loss_keys):]:
+        axis.set_visible(False)
+    figure.suptitle('Training losses (smoothed; one line per seed)')
+    figure.tight_layout()
+    figure.savefig(out_file, dpi=110)
+    plt.close(figure)
+
+
+def plot_metrics(pairs: Sequence[Tuple[Run, Run]], names: Sequence[str],
+                 table: dict, out_file: Path) -> None:
+    """The first three columns of each table group, per epoch: the mean over
+    seeds, with a min-max band when there are several."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+    panels = [(group, column) for group in table['groups']
+              for column in group['columns'][:3]]
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
+    for axis, (group, column) in zip(axes.flat, panels):
+        for method, (name, colour) in enumerate(zip(names, COLOURS)):
+            epochs = sorted(
+                set.intersection(*(set(pair[method].val) for pair in pairs)))
+            if not epochs:
+                continue
+            per_seed = [[
+                scaled(pair[method].val[e].get(column['key'], -1),
+                       group['scale']) for e in epochs
+            ] for pair in pairs]
+            per_seed = [[math.nan if v is None else v for v in values]
+                        for values in per_seed]
+            mean = [sum(v) / len(v) for v in zip(*per_seed)]
+            axis.plot(epochs, mean, marker='o', color=colour, label=name)
+            if len(pairs) > 1:
+                axis.fill_between(epochs, [min(v) for v in zip(*per_seed)],
+                                  [max(v) for v in zip(*per_seed)],
+                                  color=colour, alpha=0.15)
+        axis.set_title(f'{group["title"]} {column["name"]}')
+        axis.set_xlabel('epoch')
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
+        axis.legend()
+    for axis in list(axes.flat)[len(panels):]:
+        axis.set_visible(False)
+    suffix = ' (mean, band: min-max over seeds)' if len(pairs) > 1 else ''
+    figure.suptitle('Validation metrics per epoch' + suffix)
+    figure.tight_layout()
+    figure.savefig(out_file, dpi=110)
+    plt.close(figure)
