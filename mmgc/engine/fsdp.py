@@ -34,6 +34,8 @@ class GCFSDPStrategy(FSDPStrategy):
         if not torch.cuda.is_available():
             # mmengine passes LOCAL_RANK as the FSDP device; FSDP1 then looks
             # for an accelerator.
+            if self.model_wrapper is None:
+                self.model_wrapper = dict(type='MMFullyShardedDataParallel')
             self.model_wrapper.setdefault('device_id', torch.device('cpu'))
         return super()._wrap_model(model)
 
