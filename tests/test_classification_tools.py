@@ -17,7 +17,6 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-import mmgc  # noqa: F401
 from mmgc.datasets import (TOY_CLS_CLASSES, ToyClsSettings,
                            draw_toy_cls_image, generate_toy_cls)
 from _det_utils import PYTHON, REPO_ROOT, run_tool

@@ -7,9 +7,9 @@ Usage:
 
 Multi-GPU: tools/dist_test.sh. The metrics (e.g. coco/bbox_mAP, or
 accuracy/top1 for classifiers) are printed and logged to the work dir.
+The setup it shares with tools/train.py (common options, config loading,
+CPU-only torchrun, the Runner) is in :mod:`mmgc.engine.tool_setup`.
 """
-import argparse
-import os
 import os.path as osp
 import sys
 from pathlib import Path
@@ -18,25 +18,23 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Run from a source checkout without installing mmgc.
 sys.path.insert(0, str(REPO_ROOT))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
-import mmgc  # noqa: E402,F401  (registers mmgc's modules)
-from mmgc.engine.cpu_distributed import (  # noqa: E402
-    CPU_DDP_WRAPPER, init_cpu_process_group, needs_cpu_distributed)
+# Importing from mmgc registers its modules (optimizers, hooks, models, ...).
 from mmgc.datasets.checks import check_dataset_files  # noqa: E402
+from mmgc.engine.tool_setup import (  # noqa: E402
+    add_common_arguments, build_runner, load_config, parse_tool_args,
+    setup_cpu_distributed, tool_parser)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Test (and evaluate) a model checkpoint')
-    parser.add_argument('config', help='test config file path')
+    parser = tool_parser('Test (and evaluate) a model checkpoint',
+                         'test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--work-dir',
-        help='the directory to save the file containing evaluation metrics')
+    add_common_arguments(
+        parser,
+        'the directory to save the file containing evaluation metrics')
     parser.add_argument(
         '--out',
         type=str,
@@ -46,34 +44,11 @@ def parse_args(argv=None):
         '--show-dir',
         help='directory (inside the work dir) where images with predictions '
         'are saved')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, as key=value pairs')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_tool_args(parser, argv)
 
 
 def setup_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(
             f'Checkpoint {args.checkpoint} does not exist. tools/train.py '
@@ -101,10 +76,7 @@ def setup_cfg(args) -> Config:
                   else 'DumpDetResults')
         cfg.test_evaluator.append(dict(type=dumper, out_file_path=args.out))
 
-    if needs_cpu_distributed(args.launcher):
-        init_cpu_process_group(cfg.get('env_cfg', {}).get('dist_cfg', {}))
-        if cfg.get('model_wrapper_cfg') is None:
-            cfg.model_wrapper_cfg = dict(type=CPU_DDP_WRAPPER)
+    setup_cpu_distributed(cfg)
     return cfg
 
 
@@ -113,11 +85,7 @@ def main(argv=None):
     cfg = setup_cfg(args)
     check_dataset_files(cfg, splits=('test', ))
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    metrics = runner.test()
+    metrics = build_runner(cfg).test()
     if is_main_process():  # every rank holds the same, gathered metrics
         print('\n'.join(f'{key}: {value}' for key, value in metrics.items()))
 

@@ -12,10 +12,9 @@ tools/slurm_train.sh. On machines without CUDA, torchrun jobs need
 This script imports mmgc itself, so configs without ``custom_imports`` can
 still use mmgc's optimizers. Before anything is built it checks that the
 optimizer type exists and that the dataset files are where the config says.
+The setup it shares with tools/test.py (common options, config loading,
+CPU-only torchrun, the Runner) is in :mod:`mmgc.engine.tool_setup`.
 """
-import argparse
-import os
-import os.path as osp
 import sys
 from pathlib import Path
 
@@ -23,20 +22,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Run from a source checkout without installing mmgc.
 sys.path.insert(0, str(REPO_ROOT))
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
-import mmgc  # noqa: E402,F401  (registers mmgc's modules)
-from mmgc.engine.cpu_distributed import (  # noqa: E402
-    CPU_DDP_WRAPPER, init_cpu_process_group, needs_cpu_distributed)
+import mmgc  # noqa: E402  (registers mmgc's modules)
 from mmgc.datasets.checks import check_dataset_files  # noqa: E402
+from mmgc.engine.tool_setup import (  # noqa: E402
+    add_common_arguments, build_runner, load_config, parse_tool_args,
+    setup_cpu_distributed, tool_parser)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train a detector')
-    parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser = tool_parser('Train a detector', 'train config file path')
+    add_common_arguments(parser, 'the dir to save logs and models')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -54,23 +51,7 @@ def parse_args(argv=None):
         const='auto',
         help='resume from this checkpoint; without a path, resume from the '
         'latest checkpoint in the work dir')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, as key=value pairs '
-        '(e.g. optim_wrapper.optimizer.lr=0.01); lists: key="[a,b]"')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_tool_args(parser, argv)
 
 
 def mmgc_optimizer_names():
@@ -104,17 +85,7 @@ def check_optimizer_type(cfg: Config) -> None:
 
 
 def setup_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir: command line > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
@@ -145,14 +116,7 @@ def setup_cfg(args) -> Config:
         cfg.resume = True
         cfg.load_from = args.resume
 
-    if needs_cpu_distributed(args.launcher):
-        # mmengine's init_dist and default DDP wrapper need CUDA.
-        init_cpu_process_group(cfg.get('env_cfg', {}).get('dist_cfg', {}))
-        if cfg.get('model_wrapper_cfg') is None:
-            cfg.model_wrapper_cfg = dict(
-                type=CPU_DDP_WRAPPER,
-                find_unused_parameters=cfg.get('find_unused_parameters',
-                                               False))
+    setup_cpu_distributed(cfg)
     return cfg
 
 
@@ -162,11 +126,7 @@ def main(argv=None):
     check_optimizer_type(cfg)
     check_dataset_files(cfg, splits=('train', 'val'))
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    runner.train()
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':

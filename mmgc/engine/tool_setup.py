@@ -1,0 +1,94 @@
+"""The setup ``tools/train.py`` and ``tools/test.py`` share.
+
+Both take a config with the same common options (``--work-dir``,
+``--cfg-options``, ``--launcher``, ``--local-rank``), load it the same way
+(overrides merged, ``work_dir`` from the command line, the config or
+``./work_dirs/<config name>``), join a CPU-only torchrun job themselves (see
+:mod:`mmgc.engine.cpu_distributed`) and build the Runner the config asks
+for. Each tool adds its own options and config changes in between.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from .cpu_distributed import (CPU_DDP_WRAPPER, init_cpu_process_group,
+                              needs_cpu_distributed)
+
+
+def tool_parser(description: str,
+                config_help: str) -> argparse.ArgumentParser:
+    """A tool's parser with its first positional argument, the config."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config', help=config_help)
+    return parser
+
+
+def add_common_arguments(parser: argparse.ArgumentParser,
+                         work_dir_help: str) -> None:
+    """``--work-dir``, ``--cfg-options``, ``--launcher``, ``--local-rank``."""
+    parser.add_argument('--work-dir', help=work_dir_help)
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs '
+        '(e.g. optim_wrapper.optimizer.lr=0.01); lists: key="[a,b]"')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_tool_args(parser: argparse.ArgumentParser,
+                    argv=None) -> argparse.Namespace:
+    """Parse, and set LOCAL_RANK from ``--local-rank`` unless the launcher
+    (torchrun) already set it."""
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """The config with ``--cfg-options`` merged, the launcher, and the work
+    dir: command line > config > ./work_dirs/<config name>."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Without CUDA, join torchrun's process group and wrap the model in
+    CPUDistributedDataParallel: mmengine's init_dist and default DDP wrapper
+    need CUDA. Does nothing unless ``--launcher pytorch`` runs on CPUs."""
+    if not needs_cpu_distributed(cfg.launcher):
+        return
+    init_cpu_process_group(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    if cfg.get('model_wrapper_cfg') is None:
+        # find_unused_parameters only acts in backward passes, so testing
+        # (no gradients) is unaffected by it.
+        cfg.model_wrapper_cfg = dict(
+            type=CPU_DDP_WRAPPER,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+
+
+def build_runner(cfg: Config) -> Runner:
+    """mmengine's Runner, or the registered runner ``runner_type`` names."""
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
