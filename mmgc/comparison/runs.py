@@ -11,7 +11,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 # Known metric sets: (config key, column name). ``scale`` turns the logged
 # value into the paper's unit (COCO logs fractions, the paper percentages).
@@ -93,9 +93,10 @@ def seed_of(run_dir: Path) -> Optional[int]:
     return None
 
 
-def read_run(run_dir: Path) -> Run:
+def read_run(run_dir: Union[str, Path]) -> Run:
     """The losses and validation metrics logged in ``run_dir``; top-k error
     is added beside each logged top-k accuracy."""
+    run_dir = Path(run_dir)
     run = Run(path=run_dir, seed=seed_of(run_dir))
     for scalars in scalar_files(run_dir):
         for line in scalars.read_text().splitlines():
@@ -120,9 +121,10 @@ def read_run(run_dir: Path) -> Run:
     return run
 
 
-def find_runs(work_dir: Path) -> List[Run]:
+def find_runs(work_dir: Union[str, Path]) -> List[Run]:
     """Runs below ``work_dir``: ``seed_*`` folders of a compare, or the work
     dir of a single tools/train.py run."""
+    work_dir = Path(work_dir)
     if not work_dir.is_dir():
         raise FileNotFoundError(f'{work_dir} is neither a config file nor a '
                                 'work directory.')
