@@ -36,6 +36,11 @@ if mmcv_ops_ok; then
     say "mmcv $MMCV_VERSION with compiled ops already installed"
     exit 0
 fi
+if ! "$PY" -c 'import torch, mmengine' 2>/dev/null; then
+    say "install torch and mmengine into $PY first: mmcv is compiled against"
+    say "that torch and imports mmengine"
+    exit 1
+fi
 
 TAG=$("$PY" -c "import sys, torch; print(f'torch{torch.__version__.split(\"+\")[0]}-py{sys.version_info[0]}{sys.version_info[1]}-' + ('cuda' if torch.cuda.is_available() else 'cpu'))")
 CACHE_DIR="$WHEEL_CACHE/mmcv-$MMCV_VERSION-$TAG"

@@ -219,8 +219,10 @@ def build_entry(entry: Entry, env_dir: str, log_file, fresh: bool) -> str:
            '-q']
     if run(pip + ['--upgrade', 'pip'], log_file) != 0:
         raise RuntimeError('upgrading pip failed')
-    # torch first: mmcv is built against it, and the rest must keep it.
-    torch_pins = [s for s in entry.stack if s.startswith(('torch', 'numpy'))]
+    # torch and mmengine first: mmcv is built against that torch and
+    # imports mmengine; the rest must keep them.
+    torch_pins = [s for s in entry.stack
+                  if s.startswith(('torch', 'numpy', 'mmengine', 'yapf'))]
     if run(pip + torch_pins + list(TEST_TOOLS), log_file) != 0:
         raise RuntimeError(f'installing {" ".join(torch_pins)} failed')
     if entry.mmcv:

@@ -54,9 +54,12 @@ fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip --disable-pip-version-check)
 
-STEP="install torch $TORCH_VERSION and torchvision $TORCHVISION_VERSION"
+STEP="install torch $TORCH_VERSION, torchvision $TORCHVISION_VERSION and mmengine $MMENGINE_VERSION"
 say "$STEP"
-"${PIP[@]}" install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" wheel ninja
+# mmengine with torch: mmcv (next) is compiled against this torch and imports
+# mmengine.
+"${PIP[@]}" install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" \
+    "mmengine==$MMENGINE_VERSION" wheel ninja
 
 STEP="install mmcv $MMCV_VERSION with compiled ops"
 MMGC_WHEEL_CACHE="$WHEEL_CACHE" bash "$REPO_ROOT/tools/build_mmcv.sh" "$PY" "$MMCV_VERSION"
