@@ -131,11 +131,10 @@ def check_torch_options(cls: type, options: Dict[str, Any]) -> None:
     owner = (f'torch.optim.{cls.__name__} of the installed torch '
              f'{torch.__version__}' if from_torch else
              f'{cls.__module__}.{cls.__name__}')
-    raise TypeError(
-        f"{owner} has no option {', '.join(problems)}. Upgrade torch or "
-        'remove the option from the optimizer config.' if from_torch else
-        f"{owner} has no option {', '.join(problems)}; remove it from the "
-        'optimizer config.')
+    advice = ('Upgrade torch or remove the option from the optimizer '
+              'config.' if from_torch else
+              'Remove it from the optimizer config.')
+    raise TypeError(f"{owner} has no option {', '.join(problems)}. {advice}")
 
 
 def init_torch_optimizer(torch_cls: type, optimizer, params,
