@@ -257,8 +257,12 @@ def _history_buffer_method(owner, name):
 
 
 def _numpy_globals() -> list:
-    multiarray = np._core.multiarray if hasattr(np, '_core') \
-        else np.core.multiarray
+    # numpy 2 moved numpy.core to numpy._core; numpy 1.26 has a numpy._core
+    # that does not import its submodules, so go by the version.
+    if int(np.__version__.split('.')[0]) >= 2:
+        from numpy._core import multiarray
+    else:
+        from numpy.core import multiarray
     # The dtype classes (``numpy.dtypes.Float64DType``...) a pickled dtype
     # names; ``numpy.dtypes`` only exists from numpy 1.25, the classes
     # themselves in every supported numpy.

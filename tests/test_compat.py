@@ -5,6 +5,8 @@ import importlib
 import inspect
 import math
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -104,3 +106,13 @@ def test_history_buffer_getattr_is_restricted():
     assert getattr_(HistoryBuffer, 'mean') is HistoryBuffer.mean
     with pytest.raises(pickle.UnpicklingError):
         getattr_(HistoryBuffer, '__init__')
+
+
+def test_import_mmgc_in_a_fresh_interpreter():
+    # Nothing imported before mmgc may be relied on (numpy 1.26's
+    # numpy._core exists but does not load its submodules).
+    result = subprocess.run(
+        [sys.executable, '-c', 'import mmgc; print(len(mmgc.MMGC_OPTIMIZERS))'],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == '20'

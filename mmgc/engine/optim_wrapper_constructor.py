@@ -328,6 +328,10 @@ def _summary(model: nn.Module, optimizer: Optimizer,
         rule = gc_rule_of(optimizer, group)
         for p in group['params']:
             in_optimizer.add(id(p))
+            if not p.requires_grad:
+                # mmengine < 0.10.4 keeps frozen parameters in the groups;
+                # they get no gradient, so no GC (counted below).
+                continue
             name, module = owners.get(id(p), ('<not in model>', None))
             # The shapes GC sees: the original ones behind FSDP1's pieces.
             for shape in gc_shapes(p):
@@ -343,7 +347,7 @@ def _summary(model: nn.Module, optimizer: Optimizer,
                     why = f'{len(shape)}-D with gc_conv_only=True'
                 excluded.setdefault(why, []).append(name)
     for name, param in model.named_parameters():
-        if id(param) not in in_optimizer:
+        if id(param) not in in_optimizer or not param.requires_grad:
             excluded.setdefault('frozen (not optimized)', []).append(name)
     total = sum(kinds.values())
     line = (f'GC: {total} of {total + sum(map(len, excluded.values()))} '
