@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from mmengine.dataset import DefaultSampler
 
 import mmgc  # noqa: F401
@@ -209,21 +208,15 @@ def _dist_worker(rank, world_size, port, root, out):
         batches = list(PKBatchSampler(sampler, 16, num_instances=4))
         gathered = [None] * world_size
         dist.all_gather_object(gathered, batches)
+        dist.barrier()  # both ranks done with the group before it goes
         if rank == 0:
             out.put(gathered)
     finally:
         dist.destroy_process_group()
 
 
-def test_pk_batches_are_dealt_out_across_processes(toy_train, free_port):
-    ctx = mp.get_context('spawn')
-    out = ctx.Queue()
-    mp.spawn(
-        _dist_worker,
-        args=(2, free_port, toy_train.data_root, out),
-        nprocs=2,
-        join=True)
-    per_rank = out.get(timeout=60)
+def test_pk_batches_are_dealt_out_across_processes(toy_train, run_two_ranks):
+    per_rank = run_two_ranks(_dist_worker, toy_train.data_root)
     assert len(per_rank[0]) == len(per_rank[1]) > 0
     flat = [tuple(b) for batches in per_rank for b in batches]
     # The two processes get different batches ...

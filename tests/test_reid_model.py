@@ -201,6 +201,7 @@ def _center_loss_worker(rank, world_size, port, out):
         gathered = [None] * world_size
         dist.all_gather_object(gathered,
                                (start.tolist(), loss_fn.centers.tolist()))
+        dist.barrier()  # both ranks done with the group before it goes
         if rank == 0:
             # Plain lists: tensors would be shared through memory that goes
             # away when this process exits.
@@ -209,14 +210,9 @@ def _center_loss_worker(rank, world_size, port, out):
         dist.destroy_process_group()
 
 
-def test_center_step_is_averaged_over_processes(free_port):
-    import torch.multiprocessing as mp
-    port = free_port
-    ctx = mp.get_context('spawn')
-    out = ctx.Queue()
-    mp.spawn(_center_loss_worker, args=(2, port, out), nprocs=2, join=True)
+def test_center_step_is_averaged_over_processes(run_two_ranks):
     (start0, end0), (start1, end1) = [
-        map(torch.tensor, pair) for pair in out.get(timeout=60)]
+        map(torch.tensor, pair) for pair in run_two_ranks(_center_loss_worker)]
     assert torch.equal(start0, start1) and torch.equal(end0, end1)
     # Per process: grad_j = 2/2 * (c_j - x) for classes 0 and 1, x = rank+1;
     # averaged over the two processes: c_j - 1.5.

@@ -7,7 +7,6 @@ import warnings
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 
 import mmgc  # noqa: F401  (registers; checks run at optimizer build)
@@ -180,15 +179,7 @@ def _worker(rank, world_size, port, cases, out):
 
 
 
-def _run_two_ranks(cases, port):
-    ctx = mp.get_context('spawn')
-    out = ctx.Queue()
-    mp.spawn(_worker, args=(2, port, cases, out), nprocs=2,
-             join=True)
-    return out.get(timeout=60)
-
-
-def test_sharded_equals_unsharded(free_port):
+def test_sharded_equals_unsharded(run_two_ranks):
     cases = [(name, 'fsdp1') for name in OPTIMIZERS]
     cases += [('SGD_GC', 'fsdp1_flat'), ('GCAdamW', 'fsdp1_flat'),
               ('GCWrapped<SGD>', 'fsdp1_flat'), ('SGD_GC', 'fsdp1_nested'),
@@ -197,7 +188,7 @@ def test_sharded_equals_unsharded(free_port):
     cases += [(name, 'fsdp2') for name in ('SGD_GC', 'GCAdamW',
                                            'GCWrapped<SGD>', 'Adam_GC2')]
     cases += [('SGD_GC', 'fsdp2_dim1'), ('GCAdamW', 'fsdp2_dim1')]
-    results = _run_two_ranks(cases, free_port)
+    results = run_two_ranks(_worker, cases)
     refusals = results.pop('refusals')
     assert 'FSDP1' in refusals['unregistered']
     assert 'GCFSDPStrategy' in refusals['unregistered']
