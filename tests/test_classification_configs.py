@@ -19,6 +19,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import OPTIMIZERS, init_default_scope
 
+from _config_diff import flatten
 import mmgc  # noqa: F401
 from mmgc.datasets import check_dataset_files
 
@@ -82,21 +83,6 @@ def _parsed(path: Path) -> Config:
 def load(path: Path) -> Config:
     """The resolved config (parsed once per session; callers get a copy)."""
     return copy.deepcopy(_parsed(path))
-
-
-def flatten(value, prefix=''):
-    """Config as {dotted.key: leaf}, lists indexed, for exact diffs."""
-    if isinstance(value, dict):
-        items = {}
-        for key, inner in value.items():
-            items.update(flatten(inner, f'{prefix}{key}.'))
-        return items
-    if isinstance(value, (list, tuple)):
-        items = {f'{prefix}__len__': len(value)}
-        for index, inner in enumerate(value):
-            items.update(flatten(inner, f'{prefix}{index}.'))
-        return items
-    return {prefix.rstrip('.'): value}
 
 
 def dataset_of(config: Path) -> str:

@@ -12,6 +12,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import OPTIMIZERS, init_default_scope
 
+from _config_diff import flatten
 import mmgc  # noqa: F401
 from mmgc.datasets import TOY_COCO_CLASSES, missing_dataset_files
 from _det_utils import REPO_ROOT, make_tiny_toy_data
@@ -27,21 +28,6 @@ def baseline_of(gc_config: Path) -> Path:
 
 
 TWIN_OF = {baseline_of(g): g for g in GC_CONFIGS}
-
-
-def flatten(value, prefix=''):
-    """Config as {dotted.key: leaf}, lists indexed, for exact diffs."""
-    if isinstance(value, dict):
-        items = {}
-        for key, inner in value.items():
-            items.update(flatten(inner, f'{prefix}{key}.'))
-        return items
-    if isinstance(value, (list, tuple)):
-        items = {f'{prefix}__len__': len(value)}
-        for index, inner in enumerate(value):
-            items.update(flatten(inner, f'{prefix}{index}.'))
-        return items
-    return {prefix.rstrip('.'): value}
 
 
 def load(path: Path) -> Config:
