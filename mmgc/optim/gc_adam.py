@@ -22,7 +22,7 @@ AdamW's decay is torch's ``w *= 1 - lr * wd``. The authors' advanced AdamW
 scaled it by ``lr / (1 - beta1^t)`` (ten times ``lr`` at step 1); that is not
 reproduced.
 """
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from torch.optim import Adam, AdamW
@@ -74,7 +74,7 @@ class GCAdam(GCGroupMixin, Adam):
                  *,
                  use_gc: bool = True,
                  gc_conv_only: bool = False,
-                 gc_loc: bool = False,
+                 gc_loc: Union[bool, str] = False,
                  maximize: bool = False,
                  foreach: Optional[bool] = None,
                  capturable: bool = False,

@@ -12,7 +12,7 @@ With ``use_gc=False`` and the default ``degenerated_to_sgd=True`` every
 operation is torch's single-tensor RAdam: bit-identical results, torch's state
 layout (``step``, ``exp_avg``, ``exp_avg_sq``).
 """
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from torch.optim import RAdam
@@ -64,7 +64,7 @@ class GCRAdam(GCGroupMixin, RAdam):
                  *,
                  use_gc: bool = True,
                  gc_conv_only: bool = False,
-                 gc_loc: bool = False,
+                 gc_loc: Union[bool, str] = False,
                  degenerated_to_sgd: bool = True,
                  maximize: bool = False,
                  foreach: Optional[bool] = None,

@@ -6,7 +6,7 @@ AdamW's own step. :class:`~mmgc.engine.GCOptimWrapperConstructor` builds
 such classes for torch's, mmengine's and mmpretrain's optimizers;
 :func:`gc_rule_of` says which GC rule any optimizer applies to a group.
 """
-from typing import Dict, Optional
+from typing import Dict, Optional, Union
 
 import torch
 from torch.optim import Optimizer
@@ -35,7 +35,7 @@ class _GCStepMixin(GCGroupMixin):
     gc_options = ('use_gc', 'gc_conv_only', 'gc_loc')
 
     def __init__(self, *args, use_gc: bool = True, gc_conv_only: bool = False,
-                 gc_loc: bool = True, **kwargs):
+                 gc_loc: Union[bool, str] = True, **kwargs):
         # Refused before torch sees it: some torch releases raise their own
         # error for fused=True on CPU first.
         if kwargs.get('fused'):

@@ -14,6 +14,8 @@ Differences from the authors' Ranger, on purpose:
   i.e. by ``lr / (1 - beta1^t)`` early on);
 * the slow weights start as the weights before the first step.
 """
+from typing import Union
+
 import torch
 
 from ._validation import reject_unknown_kwargs
@@ -57,7 +59,7 @@ class Ranger(GCRAdam):
                  *,
                  use_gc: bool = True,
                  gc_conv_only: bool = False,
-                 gc_loc: bool = False,
+                 gc_loc: Union[bool, str] = False,
                  maximize: bool = False,
                  **unknown):
         reject_unknown_kwargs('Ranger', unknown, _ARGS)

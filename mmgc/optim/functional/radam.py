@@ -6,7 +6,7 @@ an SGD-with-momentum step ``lr * m / (1 - beta1^t)``; that update is a new
 tensor, so centralizing it, or adding decay to it, never writes into
 ``exp_avg``. Single-tensor only.
 """
-from typing import List
+from typing import List, Union
 
 import torch
 from torch import Tensor
@@ -36,7 +36,7 @@ def radam(params: List[Tensor],
              degenerated_to_sgd: bool,
              use_gc: bool,
              gc_conv_only: bool,
-             gc_loc: bool) -> None:
+             gc_loc: Union[bool, str]) -> None:
     """Functional GCRAdam (also Ranger's inner step). Moments and step
     counters are updated in place; ``grads`` are only read."""
     _single_tensor_radam(
