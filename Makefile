@@ -44,4 +44,4 @@ compat:
 	python3 tools/compat_matrix.py
 
 compat-ci:
-	python3 tools/compat_matrix.py --entries $(COMPAT_CI_ENTRIES)
+	python3 tools/compat_matrix.py --remove-envs --entries $(COMPAT_CI_ENTRIES)

@@ -17,7 +17,9 @@ Usage::
     python tools/compat_matrix.py --list
 
 Environments are kept in ``.compat/<entry>`` (``--envs-dir``) and reused;
-``--fresh`` rebuilds them. The full lane builds mmcv's compiled ops against
+``--fresh`` rebuilds them; ``--remove-envs`` deletes each one once its lanes
+have run (CI: every environment holds a CUDA build of torch of about 5 GB, so
+only one is on disk at a time). The full lane builds mmcv's compiled ops against
 its torch once per machine (``tools/build_mmcv.sh``, cached like the
 development wheel). Exit status: 0 when every entry installed cleanly and
 every lane passed.
@@ -327,6 +329,10 @@ def main(argv=None) -> int:
                         help='where the environments live (default: .compat)')
     parser.add_argument('--fresh', action='store_true',
                         help='rebuild the environments from scratch')
+    parser.add_argument('--remove-envs', action='store_true',
+                        help='delete each environment after its lanes ran '
+                        '(keeps the logs); bounds the disk used to one '
+                        'environment')
     args = parser.parse_args(argv)
 
     if args.list:
@@ -358,6 +364,8 @@ def main(argv=None) -> int:
                 log(f'{name}: {error}')
                 results.append(Result(name, '?', f'setup failed: {error}', 0,
                                       0, 0, '-', (time.time() - start) / 60))
+                if args.remove_envs:
+                    shutil.rmtree(env_dir, ignore_errors=True)
                 continue
             install = install_mmgc(python, entry, log_file)
             log(f'{name}: pip install of mmgc: {install}; running '
@@ -370,6 +378,9 @@ def main(argv=None) -> int:
             Result(name, stack_versions(python), install, passed, failed,
                    skipped, toy, (time.time() - start) / 60))
         log(f'{name}: {passed} passed, {failed} failed, {skipped} skipped')
+        if args.remove_envs:
+            shutil.rmtree(env_dir, ignore_errors=True)
+            log(f'{name}: removed {env_dir}')
 
     print()
     print_table(results)
