@@ -13,8 +13,11 @@ new torch release means one place to look at.
   :func:`check_torch_options`), with the release that added each option;
 * torch.optim internals: the foreach default, the step-hook wrapper;
 * ``tree_leaves`` (absent from torch 2.0/2.1);
-* resuming mmengine checkpoints on torch >= 2.6 (:func:`allow_mmengine_checkpoints`).
+* resuming mmengine checkpoints on torch >= 2.6 (:func:`allow_mmengine_checkpoints`);
+* the mmdet release that the ReID configs need (:func:`mmdet_reid_problem`).
 """
+import importlib
+import importlib.util
 import inspect
 import math
 import pickle
@@ -223,6 +226,46 @@ def mmengine_has_strategies() -> bool:
     strategies (FSDP, DeepSpeed), added in mmengine 0.8."""
     from mmengine import registry
     return hasattr(registry, 'STRATEGIES')
+
+
+# --------------------------------------------------------------------------
+# mmdet features
+# --------------------------------------------------------------------------
+#: The first mmdet release with ReID models: ``BaseReID``, ``TripletLoss``
+#: and ``ReIDDataset`` came with its tracking models in 3.1.0.
+MMDET_REID_SINCE = '3.1'
+
+
+def installed_version(package: str) -> Optional[str]:
+    """The version of an installed package, or None when it is not
+    installed. Reads the package metadata, so the package is not imported
+    (mmdet checks its mmcv on import); falls back to ``__version__`` for a
+    package that is importable without metadata (a source tree on
+    PYTHONPATH)."""
+    from importlib import metadata
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        if importlib.util.find_spec(package) is None:
+            return None
+        return importlib.import_module(package).__version__
+
+
+def mmdet_reid_problem(mmdet_version: Optional[str]) -> Optional[str]:
+    """Why mmgc's ReID cannot run with this mmdet version (None when it
+    can): the message a user gets on importing :mod:`mmgc.reid`."""
+    fix = (f"Install a release that has them: pip install 'mmdet>="
+           f"{MMDET_REID_SINCE},<3.4' (mmcv 2.0/2.1 keep working); the "
+           'detection and classification configs run on mmdet 3.0 too.')
+    if mmdet_version is None:
+        return (f"mmgc's ReID builds on mmdet's ReID models, and mmdet is not "
+                f'installed. {fix}')
+    if _parse_version(mmdet_version) < _parse_version(MMDET_REID_SINCE):
+        return (f"mmgc's ReID needs mmdet >= {MMDET_REID_SINCE}: the "
+                f'installed mmdet {mmdet_version} has no ReID models '
+                '(BaseReID, TripletLoss and ReIDDataset came with mmdet '
+                f'{MMDET_REID_SINCE}). {fix}')
+    return None
 
 
 # --------------------------------------------------------------------------

@@ -47,11 +47,14 @@ if mmengine_has_strategies():
     STRATEGIES.register_module(module=GCFSDPStrategy)
 
 # --- ReID (mmdet / mmpretrain registries) ----------------------------------
-# Needs the "reid" extra (mmdet + mmpretrain); without mmdet there is no
-# registry to fill, and ReID configs (default_scope='mmdet') cannot run.
+# Needs the "reid" extra (mmdet >= 3.1 + mmpretrain); without it there is no
+# ReID model to extend, and importing mmgc.reid (as the ReID configs do) says
+# what to install.
 import importlib.util  # noqa: E402
 
-if importlib.util.find_spec('mmdet') is not None:
+from mmgc.compat import installed_version, mmdet_reid_problem  # noqa: E402
+
+if mmdet_reid_problem(installed_version('mmdet')) is None:
     from mmdet.registry import DATA_SAMPLERS as _MMDET_DATA_SAMPLERS
     from mmdet.registry import DATASETS as _MMDET_DATASETS
     from mmdet.registry import METRICS as _MMDET_METRICS

@@ -116,3 +116,23 @@ def test_import_mmgc_in_a_fresh_interpreter():
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == '20'
+
+
+@pytest.mark.parametrize('version', ['3.1.0', '3.3.0'])
+def test_mmdet_with_reid_models_has_no_problem(version):
+    assert compat.mmdet_reid_problem(version) is None
+
+
+@pytest.mark.parametrize('version', ['3.0.0', '3.0.0rc6', None])
+def test_mmdet_without_reid_models_is_named_with_the_fix(version):
+    problem = compat.mmdet_reid_problem(version)
+    assert "pip install 'mmdet>=3.1,<3.4'" in problem
+    if version is not None:
+        assert f'installed mmdet {version} has no ReID models' in problem
+    else:
+        assert 'mmdet is not installed' in problem
+
+
+def test_installed_version_reads_metadata_without_importing():
+    assert compat.installed_version('numpy') == np.__version__
+    assert compat.installed_version('mmgc_no_such_package') is None

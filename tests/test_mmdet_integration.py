@@ -1,6 +1,7 @@
 """mmgc inside the real mmdet stack: a config that inherits mmdet's Faster
 R-CNN and only adds mmgc, built and trained on CPU with compiled mmcv ops."""
 import math
+import os
 import textwrap
 
 import pytest
@@ -115,3 +116,21 @@ def test_runner_trains_faster_rcnn_with_sgd_gc(config, tmp_path):
     assert type(runner.optim_wrapper.optimizer).__name__ == 'SGD_GC'
     assert runner.optim_wrapper.optimizer.state  # momentum buffers exist
     assert (tmp_path / 'iter_2.pth').exists()
+
+
+def test_reid_configs_load_or_say_which_mmdet_they_need():
+    # mmdet 3.0 has no ReID models: loading a ReID config must say so, not
+    # fail later on an unknown registry name.
+    from mmgc.compat import installed_version, mmdet_reid_problem
+    config = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        'configs', 'reid',
+        'bot_r18-last-stride1_sgd-gcc_1xb64-36e_toy-market1501.py')
+    problem = mmdet_reid_problem(installed_version('mmdet'))
+    if problem is None:
+        cfg = Config.fromfile(config)
+        assert cfg.model.type == 'BaseReID'
+    else:
+        with pytest.raises(RuntimeError) as error:
+            Config.fromfile(config)
+        assert str(error.value) == problem

@@ -58,7 +58,7 @@ def test_gc_twin_differs_from_baseline_only_in_the_optimizer(baseline, gc):
 def test_paper_configs_follow_the_strong_baseline_recipe(depth):
     cfg = _load(f'bot_r{depth}-last-stride1_adam_1xb64-120e_market1501.py')
     assert cfg.custom_imports == dict(
-        imports=['mmgc'], allow_failed_imports=False)
+        imports=['mmgc', 'mmgc.reid'], allow_failed_imports=False)
     backbone = cfg.model.backbone
     assert (backbone.depth, backbone.strides) == (depth, (1, 2, 2, 1))
     assert backbone.init_cfg.checkpoint == f'torchvision://resnet{depth}'
@@ -199,7 +199,7 @@ def test_two_process_training_shares_out_the_pk_epoch(tiny_toy_root,
     config = tmp_path / 'dist_toy_reid.py'
     config.write_text(
         f"_base_ = '{CONFIG_DIR / TOY_GC}'\n"
-        "custom_imports = dict(imports=['mmgc', '_det_utils'], "
+        "custom_imports = dict(imports=['mmgc', 'mmgc.reid', '_det_utils'], "
         'allow_failed_imports=False)\n'
         "custom_hooks = [dict(type='DumpRankParamsHook')]\n")
     work_dir = tmp_path / 'work'

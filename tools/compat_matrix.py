@@ -54,6 +54,11 @@ LANES: Dict[str, List[str]] = {
         'tests/test_reid.py', 'tests/test_reid_data.py',
         'tests/test_reid_metric.py', 'tests/test_reid_model.py'
     ],
+    # mmpretrain models and datasets, the toy pair through the tools
+    'classification': [
+        'tests/test_classification_configs.py',
+        'tests/test_classification_tools.py'
+    ],
 }
 
 
@@ -83,12 +88,21 @@ MATRIX: List[Entry] = [
           ('torch==2.1.2', 'numpy==1.26.4', 'mmengine==0.10.3'),
           None, '', ('optim', ), False,
           'the torch of most mmdet 3.3 installations'),
+    Entry('py38-torch2.0-mmdet3.0', '3.8',
+          ('torch==2.0.1', 'torchvision==0.15.2', 'numpy==1.24.4',
+           'mmengine==0.8.0', 'yapf==0.40.1', 'mmdet==3.0.0',
+           'mmpretrain==1.0.0', 'pycocotools', 'matplotlib'),
+          '2.0.1', '[detection,classification]',
+          ('optim', 'detection', 'classification'), True,
+          'floors of the full lane: mmdet 3.0.0, mmcv 2.0.1, mmpretrain 1.0.0 '
+          '(it needs mmengine 0.8); no ReID lane: mmdet 3.0 has no ReID '
+          'models'),
     Entry('py310-torch2.1-mmdet3.3', '3.10',
           ('torch==2.1.2', 'torchvision==0.16.2', 'numpy==1.26.4',
            'mmengine==0.10.3', 'mmdet==3.3.0', 'mmpretrain==1.2.0',
            'pycocotools', 'matplotlib'),
           '2.1.0', '[detection,reid,classification]',
-          ('optim', 'detection', 'reid'), True,
+          ('optim', 'detection', 'reid', 'classification'), True,
           'full lane: mmcv 2.1.0 built against torch 2.1.2'),
     Entry('py312-torch2.14', '3.12',
           ('torch==2.14.1', 'numpy>=2', 'mmengine==0.10.7',

@@ -13,8 +13,16 @@ pooling neck; this package adds what the Market-1501 baseline needs on top:
 - :class:`QueryGalleryReIDMetric`: mAP and CMC with the Market-1501 protocol.
 - :func:`generate_toy_market1501`: a small synthetic dataset, same layout.
 
-The registrations happen in :mod:`mmgc.register`.
+The registrations happen in :mod:`mmgc.register`. Importing this package
+with an mmdet older than 3.1 (no ReID models) raises an error that says what
+to install.
 """
+from mmgc.compat import installed_version, mmdet_reid_problem
+
+_MMDET_PROBLEM = mmdet_reid_problem(installed_version('mmdet'))
+if _MMDET_PROBLEM is not None:
+    raise RuntimeError(_MMDET_PROBLEM)
+
 from .bnneck_head import BNNeckHead
 from .center_loss import CenterLoss
 from .market1501 import Market1501Dataset, parse_market1501_name

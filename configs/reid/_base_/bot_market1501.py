@@ -3,7 +3,9 @@
 # optimizer are set by the configs in configs/reid/.
 _base_ = 'mmdet::_base_/default_runtime.py'
 
-custom_imports = dict(imports=['mmgc'], allow_failed_imports=False)
+# mmgc.reid says what to install when the mmdet has no ReID models (< 3.1).
+custom_imports = dict(
+    imports=['mmgc', 'mmgc.reid'], allow_failed_imports=False)
 
 dataset_type = 'Market1501Dataset'
 data_root = 'data/market1501/'
