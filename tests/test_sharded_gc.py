@@ -81,13 +81,15 @@ def _reference(name, world_size):
     return {k: v.detach().clone() for k, v in model.named_parameters()}
 
 
-def _fsdp1(model, use_orig_params, wrap_linear=False):
+def _fsdp1(model, use_orig_params, wrap_linear=False, strategy='FULL_SHARD'):
     from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    from torch.distributed.fsdp import ShardingStrategy
     from torch.distributed.fsdp.wrap import ModuleWrapPolicy
     policy = ModuleWrapPolicy({nn.Linear}) if wrap_linear else None
     # device_id='cpu': without it FSDP1 looks for an accelerator.
     wrapped = FSDP(model, use_orig_params=use_orig_params,
-                   auto_wrap_policy=policy, device_id=torch.device('cpu'))
+                   auto_wrap_policy=policy, device_id=torch.device('cpu'),
+                   sharding_strategy=ShardingStrategy[strategy])
     register_fsdp_model(wrapped)
     return wrapped
 
@@ -99,6 +101,13 @@ def _fsdp1_params(wrapped):
             k.replace('_fsdp_wrapped_module.', ''): v.detach().clone()
             for k, v in wrapped.named_parameters()
         }
+
+
+#: FSDP1 engines named by their sharding strategy (FULL_SHARD is 'fsdp1').
+FSDP1_STRATEGIES = {
+    'fsdp1_shard_grad_op': 'SHARD_GRAD_OP',
+    'fsdp1_no_shard': 'NO_SHARD',
+}
 
 
 def _sharded_run(name, engine, rank):
@@ -121,6 +130,9 @@ def _sharded_run(name, engine, rank):
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
         wrapped = FSDP(model, use_orig_params=True,
                        device_id=torch.device('cpu'))
+    elif engine in FSDP1_STRATEGIES:
+        wrapped = _fsdp1(model, use_orig_params=True,
+                         strategy=FSDP1_STRATEGIES[engine])
     else:
         wrapped = _fsdp1(model, use_orig_params=engine != 'fsdp1_flat',
                          wrap_linear=engine == 'fsdp1_nested')
@@ -184,6 +196,8 @@ def test_sharded_equals_unsharded(run_two_ranks):
     cases += [('SGD_GC', 'fsdp1_flat'), ('GCAdamW', 'fsdp1_flat'),
               ('GCWrapped<SGD>', 'fsdp1_flat'), ('SGD_GC', 'fsdp1_nested'),
               ('Adam_GC2', 'fsdp1_nested')]
+    cases += [(name, engine) for engine in FSDP1_STRATEGIES
+              for name in ('SGD_GC', 'GCAdamW', 'Adam_GC2', 'GCWrapped<SGD>')]
     cases += [('GCWrapped<SGD>', 'fsdp1_constructor')]
     cases += [(name, 'fsdp2') for name in ('SGD_GC', 'GCAdamW',
                                            'GCWrapped<SGD>', 'Adam_GC2')]
@@ -197,7 +211,7 @@ def test_sharded_equals_unsharded(run_two_ranks):
     print('\nmax |sharded - unsharded| over all weights after '
           f'{STEPS} steps (float64):')
     for (name, engine), diff in sorted(results.items()):
-        print(f'  {engine:13s} {name:20s} {diff:.3g}')
+        print(f'  {engine:19s} {name:20s} {diff:.3g}')
     bad = {case: d for case, d in results.items() if not d < 1e-12}
     assert not bad, f'sharded GC differs from unsharded GC: {bad}'
 
