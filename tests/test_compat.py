@@ -133,6 +133,6 @@ def test_mmdet_without_reid_models_is_named_with_the_fix(version):
         assert 'mmdet is not installed' in problem
 
 
-def test_installed_version_reads_metadata_without_importing():
+def test_installed_version_of_present_and_missing_packages():
     assert compat.installed_version('numpy') == np.__version__
     assert compat.installed_version('mmgc_no_such_package') is None
