@@ -12,7 +12,7 @@ FAST_TESTS := tests/test_paper_optimizers.py tests/test_gc_optimizers.py \
 	tests/test_lookahead_ranger.py tests/test_foreach.py \
 	tests/test_constructor.py tests/test_compat.py tests/test_reid_metric.py \
 	tests/test_comparison.py tests/test_tool_setup.py \
-	tests/test_detection_configs.py
+	tests/test_detection_configs.py tests/test_toy_data.py
 
 .PHONY: setup demo test test-fast compat compat-ci
 

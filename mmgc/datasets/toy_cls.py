@@ -30,11 +30,12 @@ from typing import Dict, Optional
 import cv2
 import numpy as np
 
+from .toy_common import SHAPES, reuse_or_clear, shape_outline
+
 # Alphabetical, so that class folders sorted by name (CustomDataset's order)
 # give the same labels as meta/*.txt.
-_SHAPES = ('cross', 'ellipse', 'rectangle', 'star', 'triangle')
 TOY_CLS_CLASSES = tuple(
-    f'{shape}{suffix}' for shape in _SHAPES
+    f'{shape}{suffix}' for shape in SHAPES
     for suffix in ('', '-outline'))
 SPLITS = ('train', 'val')
 META_FILE = 'toy_cls_meta.json'
@@ -63,37 +64,6 @@ class ToyClsSettings:
                              '; '.join(problems) + f' (got {self}).')
 
 
-def _outline(shape: str, size: float, aspect: float) -> np.ndarray:
-    """Points (N, 2) of a shape centred at the origin, ``size`` across."""
-    radius = size / 2
-    if shape == 'rectangle':
-        half_w = radius / math.sqrt(1 + aspect**2)
-        half_h = half_w * aspect
-        return np.array([[-half_w, -half_h], [half_w, -half_h],
-                         [half_w, half_h], [-half_w, half_h]])
-    if shape == 'ellipse':
-        theta = np.linspace(0, 2 * math.pi, 40, endpoint=False)
-        return np.stack(
-            [radius * np.cos(theta), radius * aspect * np.sin(theta)], 1)
-    if shape == 'triangle':
-        jitter = (1 - aspect) * 0.6
-        theta = np.array([0, 2 * math.pi / 3 + jitter,
-                          4 * math.pi / 3 - jitter]) - math.pi / 2
-        return np.stack([radius * np.cos(theta), radius * np.sin(theta)], 1)
-    if shape == 'star':
-        theta = np.arange(10) * math.pi / 5 - math.pi / 2
-        radii = np.where(np.arange(10) % 2 == 0, radius, radius * 0.45)
-        return np.stack([radii * np.cos(theta), radii * np.sin(theta)], 1)
-    if shape == 'cross':
-        arm = radius * (0.25 + 0.15 * aspect)  # half the bar width
-        r = radius
-        return np.array([[-arm, -r], [arm, -r], [arm, -arm], [r, -arm],
-                         [r, arm], [arm, arm], [arm, r], [-arm, r],
-                         [-arm, arm], [-r, arm], [-r, -arm], [-arm, -arm]])
-    raise ValueError(f'Unknown toy shape {shape!r}; expected one of '
-                     f'{_SHAPES}.')
-
-
 def _colour(rng: np.random.Generator, low: float, high: float) -> np.ndarray:
     hsv = np.array([[[rng.uniform() * 179, rng.uniform(0.4, 1.0) * 255,
                       rng.uniform(low, high) * 255]]], np.float32)
@@ -107,7 +77,7 @@ def draw_toy_cls_image(settings: ToyClsSettings, split: str, label: int,
     rng = np.random.default_rng(
         [settings.seed, _SPLIT_IDS[split], label, index])
     size = settings.image_size
-    shape, outlined = _SHAPES[label // 2], label % 2 == 1
+    shape, outlined = SHAPES[label // 2], label % 2 == 1
 
     # Background: a dark two-colour gradient with coarse texture.
     corners = np.stack([_colour(rng, 0.05, 0.45) for _ in range(4)])
@@ -133,7 +103,8 @@ def draw_toy_cls_image(settings: ToyClsSettings, split: str, label: int,
                          [math.sin(angle), math.cos(angle)]])
     margin = object_size / 2
     centre = rng.uniform(margin, size - margin, 2)
-    points = _outline(shape, object_size, rng.uniform(0.5, 1.0))
+    points = shape_outline(shape, object_size, rng.uniform(0.5, 1.0),
+                           ellipse_points=40)
     points = points @ rotation.T + centre
     fixed_point = np.round(points * (1 << _SHIFT)).astype(np.int32)
     colour = _colour(rng, 0.6, 1.0).tolist()
@@ -170,26 +141,10 @@ def generate_toy_cls(out_dir,
     out_dir = Path(out_dir)
     meta_file = out_dir / META_FILE
     ann_files = {split: _ann_file(out_dir, split) for split in SPLITS}
-    if meta_file.is_file():
-        existing = json.loads(meta_file.read_text())
-        if existing == asdict(settings) and all(
-                path.is_file() for path in ann_files.values()):
-            if progress:
-                progress(f'{out_dir} already holds the toy classification '
-                         'dataset with these settings; nothing to do.')
-            return ann_files
-        if not overwrite:
-            raise FileExistsError(
-                f'{out_dir} holds a toy classification dataset written with '
-                f'other settings ({existing}) or an incomplete one. Pass '
-                'overwrite=True (tools/generate_toy_cls.py --overwrite) to '
-                'replace it, or choose another output folder.')
-        meta_file.unlink()
-    elif out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f'{out_dir} exists and is not a toy classification dataset '
-            'folder. Choose another output folder or pass overwrite=True '
-            '(tools/generate_toy_cls.py --overwrite).')
+    if reuse_or_clear(out_dir, meta_file, settings, ann_files, overwrite,
+                      'toy classification dataset',
+                      'tools/generate_toy_cls.py', progress):
+        return ann_files
     counts = {'train': settings.num_train_per_class,
               'val': settings.num_val_per_class}
     for split in SPLITS:

@@ -29,6 +29,8 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from .toy_common import reuse_or_clear, shape_outline
+
 TOY_COCO_CLASSES = ('rectangle', 'ellipse', 'triangle', 'star')
 
 # File names follow COCO so configs written for COCO need only a new data_root.
@@ -75,34 +77,10 @@ class ToyCocoSettings:
 
 def _shape_polygon(shape: str, center: np.ndarray, size: float, aspect: float,
                    angle: float) -> np.ndarray:
-    """Outline of one shape as an (N, 2) float array of (x, y) points.
-
-    ``size`` is the diameter of the circle the shape fits in.
-    """
-    radius = size / 2
-    if shape == 'rectangle':
-        # aspect in [0.5, 1]: one side shorter than the other.
-        half_w = radius / math.sqrt(1 + aspect**2)
-        half_h = half_w * aspect
-        points = np.array([[-half_w, -half_h], [half_w, -half_h],
-                           [half_w, half_h], [-half_w, half_h]])
-    elif shape == 'ellipse':
-        theta = np.linspace(0, 2 * math.pi, 48, endpoint=False)
-        points = np.stack(
-            [radius * np.cos(theta), radius * aspect * np.sin(theta)], 1)
-    elif shape == 'triangle':
-        # Irregular triangle: vertex angles jittered by the aspect value.
-        jitter = (1 - aspect) * 0.6
-        theta = np.array([0, 2 * math.pi / 3 + jitter,
-                          4 * math.pi / 3 - jitter]) - math.pi / 2
-        points = np.stack([radius * np.cos(theta), radius * np.sin(theta)], 1)
-    elif shape == 'star':
-        theta = np.arange(10) * math.pi / 5 - math.pi / 2
-        radii = np.where(np.arange(10) % 2 == 0, radius, radius * 0.45)
-        points = np.stack([radii * np.cos(theta), radii * np.sin(theta)], 1)
-    else:
-        raise ValueError(f'Unknown toy shape {shape!r}; expected one of '
-                         f'{TOY_COCO_CLASSES}.')
+    """Outline of one shape as an (N, 2) float array of (x, y) points,
+    rotated by ``angle`` and moved to ``center``; ``size`` is the diameter
+    of the circle the shape fits in."""
+    points = shape_outline(shape, size, aspect, ellipse_points=48)
     rotation = np.array([[math.cos(angle), -math.sin(angle)],
                          [math.sin(angle), math.cos(angle)]])
     return points @ rotation.T + center
@@ -284,31 +262,13 @@ def generate_toy_coco(out_dir,
         split: out_dir / 'annotations' / f'instances_{folder}.json'
         for split, folder in SPLITS.items()
     }
-    if meta_file.is_file():
-        existing = json.loads(meta_file.read_text())
-        complete = all(path.is_file() for path in ann_files.values())
-        if existing == asdict(settings) and complete:
-            if progress:
-                progress(f'{out_dir} already holds the toy dataset with '
-                         'these settings; nothing to do.')
-            return ann_files
-        if not overwrite:
-            raise FileExistsError(
-                f'{out_dir} holds a toy dataset written with other settings '
-                f'({existing}) or an incomplete one. Pass overwrite=True '
-                '(tools/generate_toy_data.py --overwrite) to replace it, or '
-                'choose another output folder.')
-    elif out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f'{out_dir} exists and is not a toy dataset folder. Choose '
-            'another output folder or pass overwrite=True '
-            '(tools/generate_toy_data.py --overwrite).')
+    if reuse_or_clear(out_dir, meta_file, settings, ann_files, overwrite,
+                      'toy dataset', 'tools/generate_toy_data.py', progress):
+        return ann_files
     # Remove stale images of a previous, larger dataset.
     for folder in SPLITS.values():
         for old in (out_dir / folder).glob('*.png'):
             old.unlink()
-    if meta_file.exists():
-        meta_file.unlink()
     for split, num_images in (('train', settings.num_train),
                               ('val', settings.num_val)):
         if progress:
