@@ -331,6 +331,33 @@ def print_table(results: List[Result]) -> None:
         print(line(row))
 
 
+def run_entry(entry: Entry, env_dir: str, work_dir: str,
+              fresh: bool) -> Result:
+    """Build one entry's environment, install mmgc, run its lanes (and the
+    toy comparison); the log goes to ``work_dir/log.txt``."""
+    name = entry.name
+    os.makedirs(work_dir, exist_ok=True)
+    log_path = os.path.join(work_dir, 'log.txt')
+    start = time.time()
+    log(f'{name}: building the environment (log: {log_path})')
+    with open(log_path, 'w') as log_file:
+        try:
+            python = build_entry(entry, env_dir, log_file, fresh)
+        except (RuntimeError, FileNotFoundError) as error:
+            log(f'{name}: {error}')
+            return Result(name, '?', f'setup failed: {error}', 0, 0, 0, '-',
+                          (time.time() - start) / 60)
+        install = install_mmgc(python, entry, log_file)
+        log(f'{name}: pip install of mmgc: {install}; running '
+            f'{", ".join(entry.lanes)}')
+        passed, failed, skipped = run_lanes(python, entry, work_dir, log_file)
+        toy = run_toy_compare(python, work_dir,
+                              log_file) if entry.toy_compare else '-'
+    log(f'{name}: {passed} passed, {failed} failed, {skipped} skipped')
+    return Result(name, stack_versions(python), install, passed, failed,
+                  skipped, toy, (time.time() - start) / 60)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description='Install mmgc into the matrix of user environments and '
@@ -364,37 +391,16 @@ def main(argv=None) -> int:
 
     results = []
     for name in names:
-        entry = known[name]
         env_dir = os.path.join(args.envs_dir, name)
-        work_dir = os.path.join(args.envs_dir, name + '.work')
-        os.makedirs(work_dir, exist_ok=True)
-        log_path = os.path.join(work_dir, 'log.txt')
-        start = time.time()
-        log(f'{name}: building the environment (log: {log_path})')
-        with open(log_path, 'w') as log_file:
-            try:
-                python = build_entry(entry, env_dir, log_file, args.fresh)
-            except (RuntimeError, FileNotFoundError) as error:
-                log(f'{name}: {error}')
-                results.append(Result(name, '?', f'setup failed: {error}', 0,
-                                      0, 0, '-', (time.time() - start) / 60))
-                if args.remove_envs:
-                    shutil.rmtree(env_dir, ignore_errors=True)
-                continue
-            install = install_mmgc(python, entry, log_file)
-            log(f'{name}: pip install of mmgc: {install}; running '
-                f'{", ".join(entry.lanes)}')
-            passed, failed, skipped = run_lanes(python, entry, work_dir,
-                                                log_file)
-            toy = run_toy_compare(python, work_dir,
-                                  log_file) if entry.toy_compare else '-'
-        results.append(
-            Result(name, stack_versions(python), install, passed, failed,
-                   skipped, toy, (time.time() - start) / 60))
-        log(f'{name}: {passed} passed, {failed} failed, {skipped} skipped')
-        if args.remove_envs:
-            shutil.rmtree(env_dir, ignore_errors=True)
-            log(f'{name}: removed {env_dir}')
+        try:
+            results.append(
+                run_entry(known[name], env_dir,
+                          os.path.join(args.envs_dir, name + '.work'),
+                          args.fresh))
+        finally:
+            if args.remove_envs:
+                shutil.rmtree(env_dir, ignore_errors=True)
+                log(f'{name}: removed {env_dir}')
 
     print()
     print_table(results)
