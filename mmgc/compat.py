@@ -6,14 +6,16 @@ and version-dependent behaviour are reached only through this module, so a
 new torch release means one place to look at.
 
 * :func:`torch_version_at_least`, :data:`TORCH_VERSION`;
-* arithmetic of torch's own Adam/AdamW/RAdam kernels (:data:`TORCH_ADAM_STYLE`),
-  so that mmgc's GC optimizers with ``use_gc=False`` are bit-identical to the
-  installed torch, not to one release;
+* arithmetic of torch's own Adam/AdamW/RAdam kernels
+  (:data:`TORCH_ADAM_STYLE`), so that mmgc's GC optimizers with
+  ``use_gc=False`` are bit-identical to the installed torch, not to one
+  release;
 * constructor options of torch.optim classes (:func:`init_torch_optimizer`,
   :func:`check_torch_options`), with the release that added each option;
 * torch.optim internals: the foreach default, the step-hook wrapper;
 * ``tree_leaves`` (absent from torch 2.0/2.1);
-* resuming mmengine checkpoints on torch >= 2.6 (:func:`allow_mmengine_checkpoints`);
+* resuming mmengine checkpoints on torch >= 2.6
+  (:func:`allow_mmengine_checkpoints`);
 * the mmdet release that the ReID configs need (:func:`mmdet_reid_problem`).
 """
 import importlib

@@ -13,6 +13,7 @@ from mmgc.optim.gc_wrapped import gc_rule_of, gc_wrapped
 from mmgc.optim.gc_adam import GCAdamW
 from mmgc.optim.lookahead import Lookahead
 
+
 def train(wrapper, model, steps=10):
     g = torch.Generator().manual_seed(3)
     for _ in range(steps):

@@ -108,7 +108,6 @@ def test_custom_keys_win_over_type_rules(faster_rcnn):
     assert rules['backbone.layer3.0.conv2.weight'] is True
 
 
-
 def test_mmpretrain_lamb_gets_gc():
     from mmpretrain.engine.optimizers import Lamb  # also registers it
     model, twin = TinyNet(), TinyNet()

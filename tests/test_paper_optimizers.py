@@ -69,7 +69,7 @@ def ref_adam(w, g, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
         g, g, value=1 - b2)
     if amsgrad:
         v = state['max_exp_avg_sq'] = torch.maximum(state['max_exp_avg_sq'],
-                                                     v)
+                                                    v)
     if old_adamw:
         denom = v.sqrt() + eps
         step_size = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
@@ -191,7 +191,6 @@ def test_matches_reference_bit_for_bit(name, hyper, foreach, dtype):
                 assert state[key] == value
 
 
-
 # --------------------------------------------------------------------------
 # Properties of the operator and of the optimizers (paper, section 4)
 # --------------------------------------------------------------------------
@@ -199,7 +198,7 @@ def test_centralized_slices_sum_to_zero_and_operator_is_a_projection():
     g = torch.randn(8, 4, 3, 3, dtype=torch.float64)
     c = centralize(g)
     assert torch.allclose(c.sum(dim=(1, 2, 3)), torch.zeros(8,
-                                                           dtype=c.dtype),
+                                                            dtype=c.dtype),
                           atol=1e-12)
     assert torch.allclose(centralize(c), c, atol=1e-14)  # idempotent
     h = torch.randn_like(g)

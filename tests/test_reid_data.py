@@ -195,7 +195,6 @@ def test_pk_bad_settings_are_clear_errors(toy_train):
         PKBatchSampler(list(range(10)), batch_size=16)
 
 
-
 def _dist_worker(rank, world_size, port, root, out):
     dist.init_process_group(
         'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,

@@ -190,7 +190,6 @@ def _worker(rank, world_size, port, cases, out):
         dist.destroy_process_group()
 
 
-
 def test_sharded_equals_unsharded(run_two_ranks):
     cases = [(name, 'fsdp1') for name in OPTIMIZERS]
     cases += [('SGD_GC', 'fsdp1_flat'), ('GCAdamW', 'fsdp1_flat'),

@@ -10,7 +10,6 @@ TOY_FSDP = (REPO_ROOT /
             'configs/sharded/faster-rcnn_toy-r18_fpn_gc-fsdp_1x_toycoco.py')
 
 
-
 def test_fsdp_toy_detector_trains_with_exact_gc(tmp_path, free_port):
     data = make_tiny_toy_data(tmp_path / 'data')
     config = tmp_path / 'fsdp_toy.py'

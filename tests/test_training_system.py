@@ -212,7 +212,6 @@ def test_accumulation_equals_one_bigger_batch(tmp_path):
     assert not torch.allclose(a['conv.weight'], ToyNet().conv.weight)
 
 
-
 def _ddp_worker(rank, world_size, port, work_dir, optimizer, constructor):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
                       RANK=str(rank), LOCAL_RANK=str(rank),

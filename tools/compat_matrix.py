@@ -19,8 +19,8 @@ Usage::
 Environments are kept in ``.compat/<entry>`` (``--envs-dir``) and reused;
 ``--fresh`` rebuilds them; ``--remove-envs`` deletes each one once its lanes
 have run (CI: every environment holds a CUDA build of torch of about 5 GB, so
-only one is on disk at a time). The full lane builds mmcv's compiled ops against
-its torch once per machine (``tools/build_mmcv.sh``, cached like the
+only one is on disk at a time). The full lane builds mmcv's compiled ops
+against its torch once per machine (``tools/build_mmcv.sh``, cached like the
 development wheel). Exit status: 0 when every entry installed cleanly and
 every lane passed.
 """
@@ -47,7 +47,8 @@ LANES: Dict[str, List[str]] = {
     ],
     # real mmdet models, pipelines, COCO evaluation, the tools
     'detection': [
-        'tests/test_mmdet_integration.py', 'tests/test_constructor_openmmlab.py',
+        'tests/test_mmdet_integration.py',
+        'tests/test_constructor_openmmlab.py',
         'tests/test_detection_configs.py', 'tests/test_detection_tools.py'
     ],
     'reid': [

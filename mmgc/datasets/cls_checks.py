@@ -36,8 +36,9 @@ _CARS = ('Stanford Cars from '
 _AIRCRAFT = ('FGVC Aircraft: download fgvc-aircraft-2013b.tar.gz from '
              'https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/ and '
              'extract it so that {root}/data/images/ exists.')
-_DOGS = ('Stanford Dogs from http://vision.stanford.edu/aditya86/ImageNetDogs/ '
-         '(images.tar and lists.tar), arranged by the official train/test '
+_DOGS = ('Stanford Dogs from '
+         'http://vision.stanford.edu/aditya86/ImageNetDogs/ (images.tar '
+         'and lists.tar), arranged by the official train/test '
          'lists (train_list.mat, test_list.mat) as one folder per breed: '
          '{root}/train/<breed>/*.jpg and {root}/test/<breed>/*.jpg.')
 _MINI = ('Mini-ImageNet as split by the Gradient Centralization authors '

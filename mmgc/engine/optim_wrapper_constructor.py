@@ -7,8 +7,8 @@
   ``custom_keys`` (by parameter name, they win over everything else);
 * GC for optimizers that know nothing of it (torch's AdamW, mmpretrain's
   LAMB, ...): the optimizer is built from a cached subclass of its class,
-  :func:`mmgc.optim.gc_wrapped`, whose ``step()`` centralizes the gradients of the
-  GC-enabled groups and then runs the original step;
+  :func:`mmgc.optim.gc_wrapped`, whose ``step()`` centralizes the gradients
+  of the GC-enabled groups and then runs the original step;
 * one log line saying which tensors get GC and why the others do not;
 * clear errors for misspelt GC keys (mmengine would copy them into the param
   group, where the optimizer ignores them) and for ``fused=True``.

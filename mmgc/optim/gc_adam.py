@@ -11,12 +11,13 @@ Where GC acts is chosen per param group by ``gc_loc``:
   decay ``lr * wd * w``, so each weight slice keeps its mean.
 
 The math is the Adam kernel shared with the paper's optimizers
-(:func:`mmgc.optim.functional.adam` with ``arithmetic='torch'``), with a single-tensor and a multi-tensor
-(``foreach``) path. Tensors GC does not touch (1-D, or not conv with
-``gc_conv_only``), and every tensor with ``use_gc=False``, take exactly
-torch's operations (its single-tensor path for ``foreach=False``, its foreach
-path for ``foreach=True``; bit-identical on CPU), and the state layout is
-torch's (tensor ``step``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``).
+(:func:`mmgc.optim.functional.adam` with ``arithmetic='torch'``), with a
+single-tensor and a multi-tensor (``foreach``) path. Tensors GC does not
+touch (1-D, or not conv with ``gc_conv_only``), and every tensor with
+``use_gc=False``, take exactly torch's operations (its single-tensor path for
+``foreach=False``, its foreach path for ``foreach=True``; bit-identical on
+CPU), and the state layout is torch's (tensor ``step``, ``exp_avg``,
+``exp_avg_sq``, ``max_exp_avg_sq``).
 
 AdamW's decay is torch's ``w *= 1 - lr * wd``. The authors' advanced AdamW
 scaled it by ``lr / (1 - beta1^t)`` (ten times ``lr`` at step 1); that is not
@@ -87,9 +88,9 @@ class GCAdam(GCGroupMixin, Adam):
         # Before torch 2.7, AdamW is no subclass of Adam: Adam.__init__ would
         # reach AdamW.__init__ through GCAdamW's MRO.
         compat.init_torch_optimizer(
-            AdamW if self._decoupled else Adam, self, params, lr=lr, betas=betas, eps=eps,
-            weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
-            foreach=foreach, capturable=capturable,
+            AdamW if self._decoupled else Adam, self, params, lr=lr,
+            betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+            maximize=maximize, foreach=foreach, capturable=capturable,
             differentiable=differentiable, fused=fused,
             decoupled_weight_decay=self._decoupled)
         self._init_gc(use_gc=use_gc, gc_conv_only=gc_conv_only,
@@ -189,4 +190,3 @@ class GCAdamW(GCAdam, AdamW):
                  **kwargs):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
                          **kwargs)
-

@@ -35,6 +35,7 @@ def gc_location(value) -> str:
         f"moments; True in the authors' code) or 'update' (centralize the "
         f'final update; False), got {value!r}.')
 
+
 # Keys torch.optim puts into every group and that mmgc's GC optimizers do not
 # implement; each maps to why.
 _UNSUPPORTED_FLAGS = {

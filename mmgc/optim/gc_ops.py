@@ -93,7 +93,8 @@ def foreach_centralize(tensors: Sequence[Tensor],
 
 def foreach_centralize_(tensors: Sequence[Tensor],
                         conv_only: bool = False) -> None:
-    """In-place :func:`foreach_centralize`; only for tensors the caller owns."""
+    """In-place :func:`foreach_centralize`; only for tensors the caller
+    owns."""
     for (ndim, _, _), idx in _group_by_slice_dims(tensors, conv_only).items():
         dims = tuple(range(1, ndim))
         members = [tensors[i] for i in idx]

@@ -107,4 +107,3 @@ class GCSGD(GCGroupMixin, SGD):
                 for p, buf in zip(params, momentum_buffers):
                     self.state[p]['momentum_buffer'] = buf
         return loss
-

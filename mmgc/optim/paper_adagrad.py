@@ -70,8 +70,9 @@ class _PaperAdagrad(Optimizer):
                 if p.grad.is_sparse and group['weight_decay'] != 0:
                     raise RuntimeError(
                         f'{name}: weight_decay is not compatible with sparse '
-                        f'gradients (parameter of shape {tuple(p.shape)}); set '
-                        'weight_decay=0 for it via paramwise_cfg.')
+                        'gradients (parameter of shape '
+                        f'{tuple(p.shape)}); set weight_decay=0 for it via '
+                        'paramwise_cfg.')
                 state = self.state[p]
                 state['step'] += 1
                 params.append(p)

@@ -122,7 +122,7 @@ class _PaperAdam(Optimizer):
                    conv_only=self.conv_only,
                    gc_loc='update' if self.gc_on_update else 'gradient',
                    weight_decay_mode=('old_adamw'
-                                       if self.old_adamw else 'l2'),
+                                      if self.old_adamw else 'l2'),
                    arithmetic='paper',
                    foreach=group.get('foreach'))
         return loss

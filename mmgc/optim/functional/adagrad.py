@@ -16,9 +16,9 @@ __all__ = ['adagrad']
 
 
 def adagrad(params: List[Tensor], grads: List[Tensor],
-               state_sums: List[Tensor], steps: List[int], *, lr: float,
-               weight_decay: float, lr_decay: float, eps: float,
-               conv_only: bool) -> None:
+            state_sums: List[Tensor], steps: List[int], *, lr: float,
+            weight_decay: float, lr_decay: float, eps: float,
+            conv_only: bool) -> None:
     """Adagrad with Gradient Centralization on the gradient, as the paper ran
     it (the kernel of ``Adagrad_GC``/``Adagrad_GCC``); ``state_sums`` are
     updated in place, ``grads`` only read."""

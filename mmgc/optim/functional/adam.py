@@ -27,27 +27,27 @@ _ARITHMETIC = ('torch', 'paper')
 
 
 def adam(params: List[Tensor],
-            grads: List[Tensor],
-            exp_avgs: List[Tensor],
-            exp_avg_sqs: List[Tensor],
-            max_exp_avg_sqs: List[Optional[Tensor]],
-            steps: List[float],
-            *,
-            amsgrad: bool,
-            beta1: float,
-            beta2: float,
-            lr: float,
-            weight_decay: float,
-            eps: float,
-            conv_only: Optional[bool],
-            gc_loc: str = 'gradient',
-            weight_decay_mode: str = 'l2',
-            maximize: bool = False,
-            arithmetic: str = 'paper',
-            foreach: Optional[bool] = None) -> None:
+         grads: List[Tensor],
+         exp_avgs: List[Tensor],
+         exp_avg_sqs: List[Tensor],
+         max_exp_avg_sqs: List[Optional[Tensor]],
+         steps: List[float],
+         *,
+         amsgrad: bool,
+         beta1: float,
+         beta2: float,
+         lr: float,
+         weight_decay: float,
+         eps: float,
+         conv_only: Optional[bool],
+         gc_loc: str = 'gradient',
+         weight_decay_mode: str = 'l2',
+         maximize: bool = False,
+         arithmetic: str = 'paper',
+         foreach: Optional[bool] = None) -> None:
     """Adam / AdamW with Gradient Centralization: the one Adam kernel of
-    mmgc, used by the paper's Adam(W)_GC(C)(2) and by :class:`~mmgc.optim.GCAdam` /
-    :class:`~mmgc.optim.GCAdamW`.
+    mmgc, used by the paper's Adam(W)_GC(C)(2) and by
+    :class:`~mmgc.optim.GCAdam` / :class:`~mmgc.optim.GCAdamW`.
 
     For each weight ``w`` with gradient ``g``, at step ``t`` (paper,
     Algorithm 2 for ``gc_loc='gradient'``)::
@@ -126,9 +126,9 @@ def _centralize_update(param, conv_only, gc_loc, arithmetic) -> bool:
 
 
 def _single_tensor_adam(params, grads, exp_avgs, exp_avg_sqs,
-                           max_exp_avg_sqs, steps, *, amsgrad, beta1, beta2,
-                           lr, weight_decay, eps, conv_only, gc_loc,
-                           weight_decay_mode, maximize, arithmetic):
+                        max_exp_avg_sqs, steps, *, amsgrad, beta1, beta2,
+                        lr, weight_decay, eps, conv_only, gc_loc,
+                        weight_decay_mode, maximize, arithmetic):
     for i, param in enumerate(params):
         grad, exp_avg, exp_avg_sq = grads[i], exp_avgs[i], exp_avg_sqs[i]
         bias_correction1 = 1 - beta1**steps[i]
@@ -194,7 +194,8 @@ def _single_tensor_adam(params, grads, exp_avgs, exp_avg_sqs,
 
 def _sqrt(value: float, arithmetic: str) -> float:
     # Same number in exact arithmetic; torch >= 2.5 writes ``** 0.5``, older
-    # torch and the paper's code ``math.sqrt``: they may differ in the last bit.
+    # torch and the paper's code ``math.sqrt``: they may differ in the last
+    # bit.
     if arithmetic == 'torch':
         return compat.TORCH_ADAM_STYLE.sqrt(value)
     return math.sqrt(value)
@@ -207,7 +208,7 @@ def _lerps_first_moment(arithmetic: str) -> bool:
 
 
 def _multi_tensor_adam(params, grads, exp_avgs, exp_avg_sqs,
-                          max_exp_avg_sqs, steps, **hyper):
+                       max_exp_avg_sqs, steps, **hyper):
     # One batch per device, dtype and step count: every foreach call then
     # takes plain scalars (bias corrections depend on the step), exactly like
     # the single-tensor kernel. Normally all parameters share one step.
@@ -215,7 +216,7 @@ def _multi_tensor_adam(params, grads, exp_avgs, exp_avg_sqs,
     for (_, _, step), idx in groups.items():
         if len(idx) == len(params):
             _multi_tensor_adam_group(params, grads, exp_avgs, exp_avg_sqs,
-                                        max_exp_avg_sqs, step, **hyper)
+                                     max_exp_avg_sqs, step, **hyper)
         else:
             _multi_tensor_adam_group(
                 pick(params, idx), pick(grads, idx), pick(exp_avgs, idx),
@@ -224,10 +225,10 @@ def _multi_tensor_adam(params, grads, exp_avgs, exp_avg_sqs,
 
 
 def _multi_tensor_adam_group(params, grads, exp_avgs, exp_avg_sqs,
-                                max_exp_avg_sqs, step, *, amsgrad, beta1,
-                                beta2, lr, weight_decay, eps, conv_only,
-                                gc_loc, weight_decay_mode, maximize,
-                                arithmetic):
+                             max_exp_avg_sqs, step, *, amsgrad, beta1,
+                             beta2, lr, weight_decay, eps, conv_only,
+                             gc_loc, weight_decay_mode, maximize,
+                             arithmetic):
     # The single-tensor kernel's operations, each batched over the list (one
     # device, one dtype, one step count). Full-size temporaries: at most one
     # list at a time (the transformed gradients, then the denominators that

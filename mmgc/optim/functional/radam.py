@@ -20,23 +20,23 @@ __all__ = ['radam']
 
 
 def radam(params: List[Tensor],
-             grads: List[Tensor],
-             exp_avgs: List[Tensor],
-             exp_avg_sqs: List[Tensor],
-             state_steps: List[Tensor],
-             *,
-             beta1: float,
-             beta2: float,
-             lr: float,
-             weight_decay: float,
-             eps: float,
-             decoupled_weight_decay: bool,
-             maximize: bool,
-             rho_threshold: float,
-             degenerated_to_sgd: bool,
-             use_gc: bool,
-             gc_conv_only: bool,
-             gc_loc: Union[bool, str]) -> None:
+          grads: List[Tensor],
+          exp_avgs: List[Tensor],
+          exp_avg_sqs: List[Tensor],
+          state_steps: List[Tensor],
+          *,
+          beta1: float,
+          beta2: float,
+          lr: float,
+          weight_decay: float,
+          eps: float,
+          decoupled_weight_decay: bool,
+          maximize: bool,
+          rho_threshold: float,
+          degenerated_to_sgd: bool,
+          use_gc: bool,
+          gc_conv_only: bool,
+          gc_loc: Union[bool, str]) -> None:
     """Functional GCRAdam (also Ranger's inner step). Moments and step
     counters are updated in place; ``grads`` are only read."""
     _single_tensor_radam(
@@ -48,10 +48,10 @@ def radam(params: List[Tensor],
 
 
 def _single_tensor_radam(params, grads, exp_avgs, exp_avg_sqs,
-                            state_steps, *, beta1, beta2, lr, weight_decay,
-                            eps, decoupled_weight_decay, maximize,
-                            rho_threshold, degenerated_to_sgd, use_gc,
-                            gc_conv_only, gc_loc):
+                         state_steps, *, beta1, beta2, lr, weight_decay,
+                         eps, decoupled_weight_decay, maximize,
+                         rho_threshold, degenerated_to_sgd, use_gc,
+                         gc_conv_only, gc_loc):
     lr = as_float(lr)
     # The installed torch's arithmetic, for bit-identity with its RAdam.
     style = compat.TORCH_ADAM_STYLE
@@ -93,8 +93,8 @@ def _single_tensor_radam(params, grads, exp_avgs, exp_avg_sqs,
         if rho_t > rho_threshold:
             rect = style.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf /
                               ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-            adaptive_lr = style.sqrt(bias_correction2) / exp_avg_sq.sqrt().add_(
-                eps)
+            adaptive_lr = (style.sqrt(bias_correction2) /
+                           exp_avg_sq.sqrt().add_(eps))
             update = bias_corrected_exp_avg * lr * adaptive_lr * rect
         elif degenerated_to_sgd:
             update = bias_corrected_exp_avg * lr

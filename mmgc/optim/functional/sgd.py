@@ -11,25 +11,26 @@ from typing import List, Optional
 import torch
 from torch import Tensor
 
-from ..gc_ops import centralize, centralize_, foreach_centralize, foreach_centralize_
+from ..gc_ops import (centralize, centralize_, foreach_centralize,
+                      foreach_centralize_)
 from ._foreach import default_to_foreach, group_by_device_and_dtype, pick
 
 __all__ = ['sgd']
 
 
 def sgd(params: List[Tensor],
-           grads: List[Tensor],
-           momentum_buffers: List[Optional[Tensor]],
-           *,
-           lr: float,
-           momentum: float,
-           dampening: float,
-           weight_decay: float,
-           nesterov: bool,
-           conv_only: Optional[bool],
-           decoupled_weight_decay: bool = False,
-           maximize: bool = False,
-           foreach: Optional[bool] = None) -> None:
+        grads: List[Tensor],
+        momentum_buffers: List[Optional[Tensor]],
+        *,
+        lr: float,
+        momentum: float,
+        dampening: float,
+        weight_decay: float,
+        nesterov: bool,
+        conv_only: Optional[bool],
+        decoupled_weight_decay: bool = False,
+        maximize: bool = False,
+        foreach: Optional[bool] = None) -> None:
     """SGD with momentum and Gradient Centralization: the one SGD kernel of
     mmgc, used by the paper's SGD(W)_GC(C) and by :class:`~mmgc.optim.GCSGD`.
 
@@ -89,8 +90,8 @@ def _apply_on_subset(kernel, indices, params, grads, momentum_buffers, hyper):
 
 
 def _single_tensor_sgd(params, grads, momentum_buffers, *, lr, momentum,
-                          dampening, weight_decay, nesterov, conv_only,
-                          decoupled_weight_decay, maximize):
+                       dampening, weight_decay, nesterov, conv_only,
+                       decoupled_weight_decay, maximize):
     for i, param in enumerate(params):
         grad = grads[i]
         # ``owned``: ``d`` is a temporary of this step, not ``p.grad``, so
@@ -133,7 +134,7 @@ def _multi_tensor_sgd(params, grads, momentum_buffers, **hyper):
         for chunk in _chunks(idx, params, _allocates_beyond_torch(**hyper)):
             if len(chunk) == len(params):  # the common case: no copies
                 _multi_tensor_sgd_group(params, grads, momentum_buffers,
-                                           **hyper)
+                                        **hyper)
             else:
                 _apply_on_subset(_multi_tensor_sgd_group, chunk, params,
                                  grads, momentum_buffers, hyper)
@@ -173,8 +174,8 @@ def _chunks(indices, params, bounded: bool):
 
 
 def _multi_tensor_sgd_group(params, grads, momentum_buffers, *, lr,
-                               momentum, dampening, weight_decay, nesterov,
-                               conv_only, decoupled_weight_decay, maximize):
+                            momentum, dampening, weight_decay, nesterov,
+                            conv_only, decoupled_weight_decay, maximize):
     # The single-tensor kernel's operations, each batched over the list (one
     # device, one dtype). ``owned[i]``: directions[i] is this step's own
     # temporary, so it is written in place rather than copied again.
