@@ -9,7 +9,7 @@ import inspect
 import pytest
 import torch
 
-from mmgc.compat import TORCH_OPTION_SINCE
+from mmgc.torch_compat import TORCH_OPTION_SINCE
 
 
 def skip_unless_torch_accepts(torch_cls: type, options: dict) -> None:

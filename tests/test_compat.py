@@ -1,4 +1,4 @@
-"""mmgc.compat against the installed torch, numpy and mmengine: each lane of
+"""mmgc.compat and mmgc.torch_compat against the installed torch, numpy and mmengine: each lane of
 the support matrix runs these, so a version table that is wrong for one
 release fails on that release."""
 import importlib
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmgc import compat
+from mmgc import compat, torch_compat
 from mmgc.optim.gc_wrapped import gc_wrapped
 from mmgc.optim.gc_radam import GCRAdam
 
@@ -25,17 +25,17 @@ from mmgc.optim.gc_radam import GCRAdam
 def test_adam_style_matches_the_installed_torch_source(module, kernel):
     module = importlib.import_module(f'torch.optim.{module}')
     source = inspect.getsource(getattr(module, kernel))
-    style = compat.TORCH_ADAM_STYLE
+    style = torch_compat.TORCH_ADAM_STYLE
     assert ('lerp_' in source) == style.lerp_first_moment
     uses_math_sqrt = '_dispatch_sqrt' in source or 'math.sqrt' in source
     assert uses_math_sqrt == (style.sqrt is math.sqrt)
 
 
 def test_option_table_matches_the_installed_torch():
-    for (name, option), since in compat.TORCH_OPTION_SINCE.items():
+    for (name, option), since in torch_compat.TORCH_OPTION_SINCE.items():
         cls = getattr(torch.optim, name)
         has_it = option in inspect.signature(cls.__init__).parameters
-        assert has_it == compat.torch_version_at_least(since), (name, option)
+        assert has_it == torch_compat.torch_version_at_least(since), (name, option)
 
 
 def test_an_option_torch_lacks_is_refused_naming_the_release():
@@ -46,8 +46,8 @@ def test_an_option_torch_lacks_is_refused_naming_the_release():
     message = str(error.value)
     assert "'frobnicate'" in message and torch.__version__ in message
     missing = [(cls, option, since)
-               for (cls, option), since in compat.TORCH_OPTION_SINCE.items()
-               if not compat.torch_version_at_least(since)]
+               for (cls, option), since in torch_compat.TORCH_OPTION_SINCE.items()
+               if not torch_compat.torch_version_at_least(since)]
     for cls_name, option, since in missing:
         with pytest.raises(TypeError, match=f'added in torch {since}'):
             gc_wrapped(getattr(torch.optim, cls_name))(
@@ -76,15 +76,15 @@ def test_unhooked_step_runs_the_hooks_once():
 
 
 def test_default_to_foreach_is_single_tensor_on_cpu():
-    assert compat.default_to_foreach([torch.ones(2), None]) is False
+    assert torch_compat.default_to_foreach([torch.ones(2), None]) is False
 
 
 def test_tree_leaves():
-    assert compat.tree_leaves({'a': [1, (2, 3)], 'b': 4}) == [1, 2, 3, 4]
+    assert torch_compat.tree_leaves({'a': [1, (2, 3)], 'b': 4}) == [1, 2, 3, 4]
 
 
 def test_numpy_globals_cover_the_dtypes_a_checkpoint_names():
-    classes = set(compat.MMENGINE_CHECKPOINT_GLOBALS)
+    classes = set(compat.mmengine_checkpoint_globals())
     for dtype in (np.float64, np.float32, np.int64, np.bool_):
         assert type(np.dtype(dtype)) in classes
 
@@ -92,7 +92,7 @@ def test_numpy_globals_cover_the_dtypes_a_checkpoint_names():
 def test_checkpoint_allow_list_is_installed_exactly_from_torch_2_6():
     compat.allow_mmengine_checkpoints()
     getter = getattr(torch.serialization, 'get_safe_globals', None)
-    if compat.torch_version_at_least('2.6'):
+    if torch_compat.torch_version_at_least('2.6'):
         assert compat.mmengine_checkpoint_globals()[0] in getter()
     else:
         # Nothing to extend: torch.load unpickles fully by default.
@@ -102,7 +102,7 @@ def test_checkpoint_allow_list_is_installed_exactly_from_torch_2_6():
 
 def test_history_buffer_getattr_is_restricted():
     from mmengine.logging.history_buffer import HistoryBuffer
-    getattr_ = compat.MMENGINE_CHECKPOINT_GLOBALS[-1][0]
+    getattr_ = compat.mmengine_checkpoint_globals()[-1][0]
     assert getattr_(HistoryBuffer, 'mean') is HistoryBuffer.mean
     with pytest.raises(pickle.UnpicklingError):
         getattr_(HistoryBuffer, '__init__')

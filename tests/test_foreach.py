@@ -9,7 +9,7 @@ import weakref
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from mmgc.compat import tree_leaves
+from mmgc.torch_compat import tree_leaves
 
 from mmgc.optim import (Adam_GC, Adam_GC2, Adam_GCC, Adam_GCC2, AdamW_GC,
                         AdamW_GC2, AdamW_GCC, AdamW_GCC2, GCAdam, GCAdamW,

@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 import mmgc  # noqa: F401
-from mmgc.compat import torch_version_at_least
+from mmgc.torch_compat import torch_version_at_least
 
 
 class TinyNet(BaseModel):

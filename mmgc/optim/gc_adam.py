@@ -28,7 +28,7 @@ from typing import Optional, Union
 import torch
 from torch.optim import Adam, AdamW
 
-from mmgc import compat
+from mmgc import torch_compat
 
 from . import functional as F
 from ._validation import reject_unknown_kwargs
@@ -87,7 +87,7 @@ class GCAdam(GCGroupMixin, Adam):
                                  differentiable=differentiable)
         # Before torch 2.7, AdamW is no subclass of Adam: Adam.__init__ would
         # reach AdamW.__init__ through GCAdamW's MRO.
-        compat.init_torch_optimizer(
+        torch_compat.init_torch_optimizer(
             AdamW if self._decoupled else Adam, self, params, lr=lr,
             betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
             maximize=maximize, foreach=foreach, capturable=capturable,

@@ -17,7 +17,7 @@ from typing import Optional, Union
 import torch
 from torch.optim import RAdam
 
-from mmgc import compat
+from mmgc import torch_compat
 
 from . import functional as F
 from ._validation import reject_unknown_kwargs
@@ -74,7 +74,7 @@ class GCRAdam(GCGroupMixin, RAdam):
         reject_unknown_kwargs(type(self).__name__, unknown, _ARGS)
         self._refuse_unsupported(foreach=foreach, capturable=capturable,
                                  differentiable=differentiable)
-        compat.init_torch_optimizer(
+        torch_compat.init_torch_optimizer(
             RAdam, self, params, lr=lr, betas=betas, eps=eps,
             weight_decay=weight_decay,
             decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,

@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 from torch.optim import SGD
 
-from mmgc import compat
+from mmgc import torch_compat
 
 from . import functional as F
 from ._validation import reject_unknown_kwargs
@@ -67,7 +67,7 @@ class GCSGD(GCGroupMixin, SGD):
                  **unknown):
         reject_unknown_kwargs(type(self).__name__, unknown, _ARGS)
         self._refuse_unsupported(fused=fused, differentiable=differentiable)
-        compat.init_torch_optimizer(
+        torch_compat.init_torch_optimizer(
             SGD, self, params, lr=lr, momentum=momentum, dampening=dampening,
             weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
             foreach=foreach, differentiable=differentiable, fused=fused)

@@ -11,7 +11,7 @@ from typing import Dict, Optional, Union
 import torch
 from torch.optim import Optimizer
 
-from mmgc import compat
+from mmgc import torch_compat
 
 from .gc_group import GCGroupMixin, gc_location
 from .gc_ops import centralize, check_not_sparse, gc_applies
@@ -41,7 +41,7 @@ class _GCStepMixin(GCGroupMixin):
         if kwargs.get('fused'):
             raise ValueError(f'{type(self).__name__}: {FUSED_REASON}.')
         # An option the installed torch lacks: say which release adds it.
-        compat.check_torch_options(self.wrapped_class, kwargs)
+        torch_compat.check_torch_options(self.wrapped_class, kwargs)
         super().__init__(*args, **kwargs)
         if getattr(self, '_step_supports_amp_scaling', False):
             raise ValueError(f'{type(self).__name__}: {FUSED_REASON}.')
@@ -76,7 +76,7 @@ class _GCStepMixin(GCGroupMixin):
                         originals.append((p, p.grad))
                         p.grad = centralize(p.grad, rule)
             # This class's step already ran torch's step hooks.
-            compat.unhooked_step(super().step)()
+            torch_compat.unhooked_step(super().step)()
         finally:
             # The centralized copies were only lent to the step.
             for p, grad in originals:

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from mmgc import compat
+from mmgc import torch_compat
 
 from ._validation import reject_unknown_kwargs
 
@@ -113,7 +113,7 @@ class Lookahead(Optimizer):
             # Lookahead(base_optimizer, k=..., alpha=...), the usual call.
             params, optimizer = None, params
         self.optimizer = self._build_inner(params, optimizer)
-        compat.init_step_hooks(self)
+        torch_compat.init_step_hooks(self)
         self.optimizer.defaults.update(lookahead_defaults(k, alpha))
         self._fill_group_defaults()
 
@@ -201,7 +201,7 @@ class Lookahead(Optimizer):
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        compat.init_step_hooks(self)
+        torch_compat.init_step_hooks(self)
 
     def __repr__(self) -> str:
         return (f'Lookahead(k={self.defaults["lookahead_k"]}, '

@@ -49,6 +49,8 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.weak import WeakIdKeyDictionary
 
+from mmgc.torch_compat import fsdp1_flat_params, is_fsdp1_flattened
+
 from .gc_group import gc_location
 from .gc_ops import (add_slice_sums, gc_applies_to_shape,
                      subtract_slice_means_)
@@ -98,58 +100,20 @@ _LAYOUTS = WeakIdKeyDictionary()
 
 def register_fsdp_model(model: nn.Module) -> int:
     """Record the original shapes behind the flat parameters of every FSDP1
-    unit in ``model`` so that mmgc's optimizers built afterwards centralize
-    them exactly. Returns the number of optimizer-visible tensors recorded.
+    unit in ``model`` so that GC on them is exact for optimizers built
+    afterwards. Returns the number of optimizer-visible tensors recorded.
 
-    This is the only place that reads FSDP1's private metadata
-    (``_handle``, ``flat_param._shapes``, ``_fqns``, ``_params``,
-    ``_shard_param_infos``); it raises naming the torch version where these
-    are missing.
+    FSDP1's private metadata is read by
+    :func:`mmgc.torch_compat.fsdp1_flat_params`.
     """
-    try:
-        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-    except ImportError:  # torch built without distributed
-        return 0
-    count = 0
-    for unit in FSDP.fsdp_modules(model):
-        handle = getattr(unit, '_handle', None)
-        if handle is None:  # a unit without parameters of its own
-            continue
-        flat = handle.flat_param
-        try:
-            shapes = tuple(torch.Size(s) for s in flat._shapes)
-            names = tuple(flat._fqns)
-            infos = flat._shard_param_infos
-            use_orig = handle._use_orig_params
-            group = (handle.process_group
-                     if handle.uses_sharded_strategy else None)
-        except AttributeError as exc:
-            raise RuntimeError(
-                f'mmgc cannot read the FSDP layout of torch '
-                f'{torch.__version__} ({exc}); GC would be off for the '
-                'sharded parameters. Use torch FSDP2 (fully_shard), or a '
-                'torch version from 2.1 to 2.14.') from exc
-        if use_orig:
-            for i, (param, info) in enumerate(zip(flat._params, infos)):
-                segments = ((_Segment(0, 0, info.numel_in_shard,
-                                      info.intra_param_start_idx), )
-                            if info.in_shard else ())
-                _LAYOUTS[param] = _FlatLayout((names[i], ), (shapes[i], ),
-                                              segments, group)
-                count += 1
-        else:
-            segments = tuple(
-                _Segment(i, info.offset_in_shard, info.numel_in_shard,
-                         info.intra_param_start_idx)
-                for i, info in enumerate(infos) if info.in_shard)
-            _LAYOUTS[flat] = _FlatLayout(names, shapes, segments, group)
-            count += 1
-    return count
-
-
-def _is_fsdp1_flattened(param: Tensor) -> bool:
-    # FSDP1 marks every parameter it flattened and every flat parameter.
-    return bool(getattr(param, '_fsdp_flattened', False))
+    flat_params = fsdp1_flat_params(model)
+    for flat in flat_params:
+        segments = tuple(
+            _Segment(piece.index, piece.offset, piece.numel, piece.start)
+            for piece in flat.pieces)
+        _LAYOUTS[flat.tensor] = _FlatLayout(flat.names, flat.shapes,
+                                            segments, flat.process_group)
+    return len(flat_params)
 
 
 def gc_shapes(param: Tensor) -> List[torch.Size]:
@@ -410,7 +374,7 @@ def check_gc_at_build(optimizer) -> None:
             continue
         for p in group['params']:
             layout = _LAYOUTS.get(p)
-            if layout is None and _is_fsdp1_flattened(p):
+            if layout is None and is_fsdp1_flattened(p):
                 raise _fsdp1_error(name, p)
             asked = True
             if layout is not None:
@@ -470,7 +434,7 @@ def _install_first_step_check(optimizer, built: Dict[int, dict]) -> None:
                     continue
                 if _LAYOUTS.get(p) is not None:
                     continue
-                if _is_fsdp1_flattened(p):
+                if is_fsdp1_flattened(p):
                     raise _fsdp1_error(type(opt).__name__, p)
                 raise RuntimeError(
                     f'{type(opt).__name__}: a parameter group that held '

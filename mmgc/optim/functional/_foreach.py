@@ -4,7 +4,7 @@ from typing import Dict, Hashable, List, Optional, Sequence
 
 from torch import Tensor
 
-from mmgc import compat
+from mmgc import torch_compat
 
 __all__ = ['default_to_foreach', 'group_by_device_and_dtype', 'pick']
 
@@ -14,7 +14,7 @@ def default_to_foreach(params: List[Tensor],
     """``foreach=None`` resolves exactly as in torch.optim: the multi-tensor
     path on devices with native foreach kernels (CUDA and the like), the
     single-tensor path elsewhere (CPU)."""
-    return compat.default_to_foreach(list(params) + list(grads))
+    return torch_compat.default_to_foreach(list(params) + list(grads))
 
 
 def group_by_device_and_dtype(

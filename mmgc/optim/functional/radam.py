@@ -11,7 +11,7 @@ from typing import List, Union
 import torch
 from torch import Tensor
 
-from mmgc import compat
+from mmgc import torch_compat
 
 from ..gc_group import as_float, gc_location
 from ..gc_ops import centralize, centralize_, gc_applies
@@ -54,7 +54,7 @@ def _single_tensor_radam(params, grads, exp_avgs, exp_avg_sqs,
                          gc_conv_only, gc_loc):
     lr = as_float(lr)
     # The installed torch's arithmetic, for bit-identity with its RAdam.
-    style = compat.TORCH_ADAM_STYLE
+    style = torch_compat.TORCH_ADAM_STYLE
     for i, param in enumerate(params):
         grad = grads[i] if not maximize else -grads[i]
         exp_avg = exp_avgs[i]
