@@ -74,10 +74,11 @@ def ref_adam(w, g, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
         denom = v.sqrt() + eps
         step_size = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
         update = (w * weight_decay).addcdiv(m, denom)
-        if on_update:
+        if on_update and w.dim() > (3 if conv_only else 1):
             # The authors scale by the step size first, then centralize:
             # delta = step_size * (wd * w + m / denom); w -= Phi_GC(delta).
             return w - ref_gc(update * step_size, conv_only)
+        # Tensors outside the GC rule (in the "2" variants too): one add.
         return w.add(update, alpha=-step_size)
     denom = v.sqrt() / math.sqrt(1 - b2**t) + eps
     step_size = lr / (1 - b1**t)
@@ -189,6 +190,77 @@ def test_matches_reference_bit_for_bit(name, hyper, foreach, dtype):
                 assert torch.equal(state[key], value), f'{key} of param {i}'
             else:
                 assert state[key] == value
+
+
+def authors_adamw_gc2_step(p, grad, state, *, lr, betas, eps, weight_decay,
+                           amsgrad, conv_only):
+    """One step of the authors' AdamW_GC2 / AdamW_GCC2 on one tensor,
+    operation for operation and in place as they wrote it (today's keyword
+    spellings of the same torch calls)."""
+    beta1, beta2 = betas
+    if not state:
+        state.update(step=0, exp_avg=torch.zeros_like(p),
+                     exp_avg_sq=torch.zeros_like(p))
+        if amsgrad:
+            state['max_exp_avg_sq'] = torch.zeros_like(p)
+    exp_avg, exp_avg_sq = state['exp_avg'], state['exp_avg_sq']
+    state['step'] += 1
+    exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    if amsgrad:
+        max_exp_avg_sq = state['max_exp_avg_sq']
+        torch.max(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        denom = max_exp_avg_sq.sqrt().add_(eps)
+    else:
+        denom = exp_avg_sq.sqrt().add_(eps)
+    bias_correction1 = 1 - beta1**state['step']
+    bias_correction2 = 1 - beta2**state['step']
+    step_size = lr * math.sqrt(bias_correction2) / bias_correction1
+    if grad.dim() > (3 if conv_only else 1):
+        delta = (step_size * torch.mul(p, weight_decay).addcdiv_(
+            exp_avg, denom, value=1)).clone()
+        delta.add_(-delta.mean(dim=tuple(range(1, grad.dim())),
+                               keepdim=True))
+        p.add_(-delta)
+    else:
+        p.add_(torch.mul(p, weight_decay).addcdiv_(exp_avg, denom, value=1),
+               alpha=-step_size)
+
+
+@pytest.mark.parametrize('foreach', [False, True])
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('amsgrad', [False, True])
+@pytest.mark.parametrize('name', ['AdamW_GC2', 'AdamW_GCC2'])
+def test_adamw_gc2_matches_the_authors_step_op_for_op(name, amsgrad, dtype,
+                                                       foreach):
+    # Conv (4-D), fc (2-D) and 1-D tensors, large enough that CPU kernels
+    # take their vectorized loops (where a fused multiply-add and a
+    # multiply followed by a subtraction round differently).
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 48, 3), nn.BatchNorm2d(48),
+                          nn.Flatten(), nn.Linear(48, 100)).to(dtype)
+    params = list(model.parameters())
+    hyper = dict(lr=1e-2, betas=(0.9, 0.99), eps=1e-8, weight_decay=5e-2,
+                 amsgrad=amsgrad)
+    optimizer = OPTIMIZERS[name](params, foreach=foreach, **hyper)
+    ref_weights = [p.detach().clone() for p in params]
+    ref_states = [{} for _ in params]
+    for step in range(20):
+        grads = random_grads(params, step, dtype)
+        for p, grad in zip(params, grads):
+            p.grad = grad.clone()
+        optimizer.step()
+        for w, grad, state in zip(ref_weights, grads, ref_states):
+            authors_adamw_gc2_step(w, grad.clone(), state, **hyper,
+                                   conv_only=name == 'AdamW_GCC2')
+    for i, p in enumerate(params):
+        assert torch.equal(p.detach(), ref_weights[i]), \
+            f'param {i} {tuple(p.shape)}'
+        state = optimizer.state[p]
+        assert set(state) == set(ref_states[i])
+        for key in ('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'):
+            if key in state:
+                assert torch.equal(state[key], ref_states[i][key]), key
 
 
 # --------------------------------------------------------------------------

@@ -89,7 +89,9 @@ def adam(params: List[Tensor],
             rule take torch's ``addcdiv`` update) or
             ``'paper'`` (the authors' code: ``m * b1 + (1 - b1) * g``,
             ``math.sqrt``, and with ``gc_loc='update'`` every tensor takes
-            the ``w -= (step_size * m) / denom`` form).
+            the ``w -= (step_size * m) / denom`` form; under ``'old_adamw'``
+            the tensors outside the GC rule step by
+            ``w.add_(wd * w + m / denom, alpha=-step_size)`` instead).
         foreach: Take the multi-tensor path; ``None`` decides as torch does.
             On CPU both paths give bit-identical results.
 
@@ -123,6 +125,15 @@ def _centralize_update(param, conv_only, gc_loc, arithmetic) -> bool:
     if gc_loc != 'update' or conv_only is None:
         return False
     return arithmetic == 'paper' or gc_applies(param, conv_only)
+
+
+def _centralizes_old_adamw_update(param, conv_only, gc_loc) -> bool:
+    """Whether the old-AdamW update of this tensor is scaled, centralized
+    and subtracted (``w -= Phi_GC(step_size * u)``, the paper's AdamW_GC(C)2
+    on a tensor its GC rule covers); every other tensor steps by
+    ``w.add_(u, alpha=-step_size)``, as in the authors' code."""
+    return (gc_loc == 'update' and conv_only is not None
+            and gc_applies(param, conv_only))
 
 
 def _single_tensor_adam(params, grads, exp_avgs, exp_avg_sqs,
@@ -169,11 +180,14 @@ def _single_tensor_adam(params, grads, exp_avgs, exp_avg_sqs,
             # u = wd * w + m / denom, written into denom's memory.
             update = torch.addcdiv(param.mul(weight_decay), exp_avg, denom,
                                    out=denom)
-            if gc_loc == 'update' and conv_only is not None:
+            if _centralizes_old_adamw_update(param, conv_only, gc_loc):
                 # The authors' order: scale by the step size, then
                 # centralize (not the other way round: the bits differ).
                 param.sub_(centralize_(update.mul_(step_size), conv_only))
             else:
+                # One ``add`` with ``alpha``, as the authors step every
+                # tensor they do not centralize (GC2 too): scaling u first
+                # and subtracting after rounds differently.
                 param.add_(update, alpha=-step_size)
             continue
 
@@ -282,13 +296,23 @@ def _multi_tensor_adam_group(params, grads, exp_avgs, exp_avg_sqs,
         # tensor-sized temporary at a time instead of a second list.
         for p, m, d in zip(params, exp_avgs, denoms):
             torch.addcdiv(p.mul(weight_decay), m, d, out=d)
-        if gc_loc == 'update' and conv_only is not None:
+        centred = [
+            _centralizes_old_adamw_update(p, conv_only, gc_loc)
+            for p in params
+        ]
+        scaled = [i for i, c in enumerate(centred) if c]
+        if scaled:
             # Scaled first, then centralized: the authors' order.
-            torch._foreach_mul_(denoms, step_size)
-            foreach_centralize_(denoms, conv_only)
-            torch._foreach_sub_(params, denoms)
-        else:
-            torch._foreach_add_(params, denoms, alpha=-step_size)
+            updates = pick(denoms, scaled)
+            torch._foreach_mul_(updates, step_size)
+            foreach_centralize_(updates, conv_only)
+            torch._foreach_sub_(pick(params, scaled), updates)
+        # The tensors GC leaves alone: one add with alpha, as the
+        # single-tensor path (and the authors' code).
+        plain = [i for i, c in enumerate(centred) if not c]
+        if plain:
+            torch._foreach_add_(pick(params, plain), pick(denoms, plain),
+                                alpha=-step_size)
         return
 
     torch._foreach_div_(denoms, _sqrt(bias_correction2, arithmetic))
