@@ -9,9 +9,11 @@ from mmengine.optim import build_optim_wrapper
 
 import mmgc  # noqa: F401  (registers the constructor and optimizers)
 from _constructor_models import TinyNet, build_with_gc_constructor as build
-from mmgc.optim.gc_wrapped import gc_rule_of, gc_wrapped
+from mmgc.optim import gc_rule_of, gc_wrapped
 from mmgc.optim.gc_adam import GCAdamW
 from mmgc.optim.lookahead import Lookahead
+
+pytestmark = [pytest.mark.optim, pytest.mark.fast]
 
 
 def train(wrapper, model, steps=10):

@@ -9,8 +9,10 @@ from torch import nn
 
 import mmgc  # noqa: F401  (registers the constructor and optimizers)
 from _constructor_models import TinyNet, build_with_gc_constructor as build
-from mmgc.optim.gc_wrapped import gc_rule_of
+from mmgc.optim import gc_rule_of
 from mmgc.optim.gc_ops import centralize
+
+pytestmark = [pytest.mark.detection, pytest.mark.classification]
 
 FASTER_RCNN = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 

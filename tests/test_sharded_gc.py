@@ -14,7 +14,10 @@ from mmgc.engine import GCOptimWrapperConstructor
 from mmgc.optim.gc_wrapped import gc_wrapped
 from mmgc.optim import (SGD_GC, SGD_GCC, Adam_GC2, Adagrad_GC, AdamW_GC,
                         GCAdamW, GCRAdam, GCSGD, Lookahead, Ranger)
-from mmgc.optim.sharded_gc import GCEmptyWarning, register_fsdp_model
+from mmgc.optim.gc_coverage import GCEmptyWarning
+from mmgc.optim.sharded_gc import register_fsdp_model
+
+pytestmark = [pytest.mark.sharded]
 
 STEPS = 4
 

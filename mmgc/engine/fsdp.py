@@ -12,6 +12,7 @@ as a CUDA device.
 import torch
 from mmengine._strategy import FSDPStrategy
 
+from mmgc.optim.gc_coverage import check_gc_at_build
 from mmgc.optim.sharded_gc import register_fsdp_model
 
 __all__ = ['GCFSDPStrategy']
@@ -42,4 +43,12 @@ class GCFSDPStrategy(FSDPStrategy):
     def build_optim_wrapper(self, optim_wrapper, model=None):
         if model is not None:
             register_fsdp_model(model)
-        return super().build_optim_wrapper(optim_wrapper, model)
+        built = super().build_optim_wrapper(optim_wrapper, model)
+        # An optimizer from elsewhere that answers the placement protocol,
+        # built by a plain constructor, gets exact GC too (mmgc's own
+        # optimizers have checked themselves: this does nothing for them).
+        wrappers = (built.optim_wrappers.values() if hasattr(
+            built, 'optim_wrappers') else [built])
+        for wrapper in wrappers:
+            check_gc_at_build(wrapper.optimizer)
+        return built

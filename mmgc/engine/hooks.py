@@ -14,8 +14,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmgc.optim.gc_ops import centralize, gc_applies
-
-from mmgc.optim.gc_wrapped import gc_rule_of
+from mmgc.optim.placement import gc_rule_of
 
 __all__ = ['GCStatsHook']
 
@@ -30,8 +29,8 @@ class GCStatsHook(Hook):
     clipped. An iteration without a step (accumulation, or an AMP step
     skipped for inf) is measured at the next step.
 
-    Which tensors count follows the optimizer's GC options per param group
-    (see :func:`mmgc.engine.gc_rule_of`).
+    Which tensors count follows the optimizer's answer to the placement
+    protocol per param group (:func:`mmgc.optim.placement.gc_rule_of`).
 
     Args:
         interval (int): Measure every this many iterations. Default 50.

@@ -26,12 +26,13 @@ from torch import nn
 from torch.optim import Optimizer
 
 from mmgc.optim._validation import reject_unknown_kwargs
+from mmgc.optim.gc_coverage import (SKIP_GC_OFF, SKIP_ONE_D,
+                                    check_gc_at_build, gc_coverage)
 from mmgc.optim.gc_group import GC_OPTION_NAMES, gc_location
-from mmgc.optim.gc_wrapped import (FUSED_REASON, applies_gc_itself,
-                                   gc_rule_of, gc_wrapped)
+from mmgc.optim.gc_wrapped import FUSED_REASON, gc_wrapped
 from mmgc.optim.lookahead import Lookahead
-from mmgc.optim.sharded_gc import (gc_applies_to_shape, gc_shapes,
-                                   register_fsdp_model)
+from mmgc.optim.placement import applies_gc_itself
+from mmgc.optim.sharded_gc import register_fsdp_model
 
 __all__ = ['GCOptimWrapperConstructor']
 
@@ -173,6 +174,9 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         first_arg = next(iter(inspect.signature(optimizer_cls).parameters))
         optimizer_cfg[first_arg] = params
         optimizer = OPTIMIZERS.build(optimizer_cfg)
+        # mmgc's optimizers checked themselves; one from elsewhere that
+        # answers the placement protocol is checked (and sharded) here.
+        check_gc_at_build(optimizer)
         self._check_group_keys(optimizer)
         line, centralized = _summary(model, optimizer, owners, reasons)
         # Nothing centralized although GC was asked for: say so loudly.
@@ -243,10 +247,10 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     def _check_self_applying(self, target_cls: type,
                              params: List[dict]) -> None:
-        # mmgc's GC* classes check their options themselves (a misspelt or
-        # missing one raises when the groups are added); a class with a
-        # fixed GC rule (SGD_GC, ...) has no options to set.
-        if hasattr(target_cls, 'gc_options'):
+        # A class that reads GC options per group checks them itself (mmgc's
+        # GC* classes raise on a misspelt or missing one); one with a fixed
+        # rule (SGD_GC, ...) has none to set.
+        if getattr(target_cls, 'gc_options', ()):
             return
         used = sorted({key for group in params for key in group
                        if key in GC_OPTION_NAMES})
@@ -320,32 +324,25 @@ def _summary(model: nn.Module, optimizer: Optimizer,
              owners: Dict[int, Tuple[str, nn.Module]],
              reasons: Dict[str, str]) -> Tuple[str, int]:
     """One line: which tensors get GC (conv/linear/other) and, grouped by
-    reason, which do not."""
+    reason, which do not (from :func:`mmgc.optim.gc_coverage`)."""
     kinds = {'conv': 0, 'linear': 0, 'other': 0}
     excluded: Dict[str, List[str]] = {}
     in_optimizer = set()
-    for group in optimizer.param_groups:
-        rule = gc_rule_of(optimizer, group)
-        for p in group['params']:
-            in_optimizer.add(id(p))
-            if not p.requires_grad:
-                # mmengine < 0.10.4 keeps frozen parameters in the groups;
-                # they get no gradient, so no GC (counted below).
-                continue
-            name, module = owners.get(id(p), ('<not in model>', None))
-            # The shapes GC sees: the original ones behind FSDP1's pieces.
-            for shape in gc_shapes(p):
-                if rule is not None and gc_applies_to_shape(shape, rule):
-                    kind = _kind(module) if module is not None else 'other'
-                    kinds[kind] += 1
-                    continue
-                if len(shape) <= 1:
-                    why = 'one-dimensional (bias, norm)'
-                elif rule is None:
-                    why = reasons.get(name, 'use_gc=False')
-                else:
-                    why = f'{len(shape)}-D with gc_conv_only=True'
-                excluded.setdefault(why, []).append(name)
+    for tensor in gc_coverage(optimizer):
+        in_optimizer.add(id(tensor.param))
+        if not tensor.param.requires_grad:
+            # mmengine < 0.10.4 keeps frozen parameters in the groups;
+            # counted with the others left out below.
+            continue
+        name, module = owners.get(id(tensor.param),
+                                  (tensor.name or '<not in model>', None))
+        if tensor.skipped is None:
+            kinds[_kind(module) if module is not None else 'other'] += 1
+            continue
+        why = tensor.skipped
+        if why == SKIP_GC_OFF:
+            why = reasons.get(name, 'use_gc=False')
+        excluded.setdefault(why, []).append(name)
     for name, param in model.named_parameters():
         if id(param) not in in_optimizer or not param.requires_grad:
             excluded.setdefault('frozen (not optimized)', []).append(name)
@@ -357,7 +354,8 @@ def _summary(model: nn.Module, optimizer: Optimizer,
     if excluded:
         parts = []
         for why, names in excluded.items():
-            if why.startswith('one-dimensional'):
+            # Biases and norms are many and expected: counted, not named.
+            if why == SKIP_ONE_D:
                 parts.append(f'{len(names)} {why}')
             else:
                 parts.append(f'{len(names)} {why}: {_names(names)}')

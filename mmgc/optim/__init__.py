@@ -13,20 +13,29 @@
 * ``lookahead.py``, ``ranger.py``: Lookahead around any optimizer; Ranger
   (RAdam + Lookahead + GC).
 * ``gc_wrapped.py``: GC for any other optimizer (``gc_wrapped(AdamW)``).
-* ``sharded_gc.py``: exact GC on FSDP-sharded parameters.
+* ``placement.py``: the placement protocol, how every optimizer above says
+  per param group whether it applies GC, under which rule and where in the
+  step (``gc_placement(group)``); everything else asks it.
+* ``gc_coverage.py``: which tensors an optimizer centralizes, and the checks
+  when it is built.
+* ``sharded_gc.py``: exact GC on FSDP1's flat pieces (layouts, step hooks).
 """
 from . import functional
 from .gc_adam import GCAdam, GCAdamW
+from .gc_coverage import (GCEmptyWarning, TensorCoverage, check_gc_at_build,
+                          gc_coverage)
 from .gc_ops import (centralize, centralize_, foreach_centralize,
                      foreach_centralize_, gc_applies)
 from .gc_radam import GCRAdam
 from .gc_sgd import GCSGD
-from .gc_wrapped import gc_rule_of, gc_wrapped
+from .gc_wrapped import gc_wrapped
 from .lookahead import Lookahead
 from .paper_adagrad import Adagrad_GC, Adagrad_GCC
 from .paper_adam import (Adam_GC, Adam_GC2, Adam_GCC, Adam_GCC2, AdamW_GC,
                          AdamW_GC2, AdamW_GCC, AdamW_GCC2)
 from .paper_sgd import SGD_GC, SGD_GCC, SGDW_GC, SGDW_GCC
+from .placement import (GCPlacement, applies_gc_itself, gc_placement_of,
+                        gc_rule_of)
 from .ranger import Ranger
 
 #: The optimizers of the paper's repository, by their registered names.
@@ -40,5 +49,7 @@ GC_OPTIMIZERS = (GCSGD, GCAdam, GCAdamW, GCRAdam, Lookahead, Ranger)
 __all__ = [cls.__name__ for cls in PAPER_OPTIMIZERS + GC_OPTIMIZERS] + [
     'PAPER_OPTIMIZERS', 'GC_OPTIMIZERS', 'centralize', 'centralize_',
     'foreach_centralize', 'foreach_centralize_', 'gc_applies', 'gc_wrapped',
-    'gc_rule_of', 'functional'
+    'gc_rule_of', 'functional', 'GCPlacement', 'gc_placement_of',
+    'applies_gc_itself', 'gc_coverage', 'TensorCoverage', 'check_gc_at_build',
+    'GCEmptyWarning'
 ]

@@ -3,6 +3,8 @@ fallbacks."""
 import difflib
 from typing import Iterable, Mapping
 
+from torch.optim.optimizer import required
+
 
 def reject_unknown_kwargs(owner: str, unknown: Mapping,
                           known: Iterable[str]) -> None:
@@ -46,7 +48,6 @@ def check_nesterov(owner: str, nesterov: bool, momentum: float,
 
 
 def check_required_lr(owner: str, lr) -> None:
-    from torch.optim.optimizer import required
     if lr is required:
         raise ValueError(f'{owner}: lr is required; pass lr=... in the '
                          'optimizer config.')

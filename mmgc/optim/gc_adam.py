@@ -32,14 +32,54 @@ from mmgc import torch_compat
 
 from . import functional as F
 from ._validation import reject_unknown_kwargs
-from .gc_group import GCGroupMixin, as_float, gc_location, scalar_dtype
+from .gc_group import GCGroupMixin, as_float, scalar_dtype
 from .gc_ops import check_not_sparse
+from .placement import kernel_gc_args
 
-__all__ = ['GCAdam', 'GCAdamW']
+__all__ = ['GCAdam', 'GCAdamW', 'init_group']
 
 _ARGS = ('lr', 'betas', 'eps', 'weight_decay', 'amsgrad', 'use_gc',
          'gc_conv_only', 'gc_loc', 'maximize', 'foreach', 'capturable',
          'differentiable', 'fused')
+
+
+def init_group(optimizer, group: dict, conv_only, params, grads, exp_avgs,
+               exp_avg_sqs, max_exp_avg_sqs, state_steps) -> None:
+    """Gather a param group's tensors and state for the Adam-family kernels
+    (GCAdam, GCAdamW, GCRAdam), creating the state as torch does: a tensor
+    ``step``, zero moments, and ``max_exp_avg_sq`` with amsgrad."""
+    name = type(optimizer).__name__
+    amsgrad = group.get('amsgrad', False)
+    for p in group['params']:
+        if p.grad is None:
+            continue
+        check_not_sparse(p.grad, p, name, conv_only)
+        if p.grad.is_sparse:
+            raise RuntimeError(
+                f'{name} does not support sparse gradients (parameter of '
+                f'shape {tuple(p.shape)}); use a dense layer, or '
+                'torch.optim.SparseAdam for it.')
+        if torch.is_complex(p):
+            raise RuntimeError(
+                f'{name} does not support complex parameters (shape '
+                f'{tuple(p.shape)}); use the torch.optim optimizer for them.')
+        state = optimizer.state[p]
+        if 'step' not in state:
+            state['step'] = torch.tensor(0.0, dtype=scalar_dtype())
+            state['exp_avg'] = torch.zeros_like(
+                p, memory_format=torch.preserve_format)
+            state['exp_avg_sq'] = torch.zeros_like(
+                p, memory_format=torch.preserve_format)
+            if amsgrad:
+                state['max_exp_avg_sq'] = torch.zeros_like(
+                    p, memory_format=torch.preserve_format)
+        params.append(p)
+        grads.append(p.grad)
+        exp_avgs.append(state['exp_avg'])
+        exp_avg_sqs.append(state['exp_avg_sq'])
+        if amsgrad:
+            max_exp_avg_sqs.append(state['max_exp_avg_sq'])
+        state_steps.append(state['step'])
 
 
 class GCAdam(GCGroupMixin, Adam):
@@ -96,41 +136,6 @@ class GCAdam(GCGroupMixin, Adam):
         self._init_gc(use_gc=use_gc, gc_conv_only=gc_conv_only,
                       gc_loc=gc_loc)
 
-    def _gather(self, group, params, grads, exp_avgs, exp_avg_sqs,
-                max_exp_avg_sqs, state_steps) -> None:
-        rule = self._gc_rule(group)
-        for p in group['params']:
-            if p.grad is None:
-                continue
-            check_not_sparse(p.grad, p, type(self).__name__, rule)
-            if p.grad.is_sparse:
-                raise RuntimeError(
-                    f'{type(self).__name__} does not support sparse gradients '
-                    f'(parameter of shape {tuple(p.shape)}); use '
-                    'torch.optim.SparseAdam or a dense layer.')
-            if torch.is_complex(p):
-                raise RuntimeError(
-                    f'{type(self).__name__} does not support complex '
-                    f'parameters (shape {tuple(p.shape)}); use torch.optim.'
-                    f'{Adam.__name__} for them.')
-            state = self.state[p]
-            if 'step' not in state:
-                state['step'] = torch.tensor(0.0, dtype=scalar_dtype())
-                state['exp_avg'] = torch.zeros_like(
-                    p, memory_format=torch.preserve_format)
-                state['exp_avg_sq'] = torch.zeros_like(
-                    p, memory_format=torch.preserve_format)
-                if group['amsgrad']:
-                    state['max_exp_avg_sq'] = torch.zeros_like(
-                        p, memory_format=torch.preserve_format)
-            params.append(p)
-            grads.append(p.grad)
-            exp_avgs.append(state['exp_avg'])
-            exp_avg_sqs.append(state['exp_avg_sq'])
-            if group['amsgrad']:
-                max_exp_avg_sqs.append(state['max_exp_avg_sq'])
-            state_steps.append(state['step'])
-
     @torch.no_grad()
     def step(self, closure=None):
         loss = None
@@ -139,10 +144,11 @@ class GCAdam(GCGroupMixin, Adam):
                 loss = closure()
 
         for group in self.param_groups:
+            conv_only, location = kernel_gc_args(self.gc_placement(group))
             params, grads, exp_avgs, exp_avg_sqs = [], [], [], []
             max_exp_avg_sqs, state_steps = [], []
-            self._gather(group, params, grads, exp_avgs, exp_avg_sqs,
-                         max_exp_avg_sqs, state_steps)
+            init_group(self, group, conv_only, params, grads, exp_avgs,
+                       exp_avg_sqs, max_exp_avg_sqs, state_steps)
             # torch's tensor step counters, incremented as torch does.
             steps = []
             for step_t in state_steps:
@@ -159,8 +165,8 @@ class GCAdam(GCGroupMixin, Adam):
                    lr=as_float(group['lr']),
                    weight_decay=group['weight_decay'],
                    eps=group['eps'],
-                   conv_only=self._gc_rule(group),
-                   gc_loc=gc_location(group['gc_loc']),
+                   conv_only=conv_only,
+                   gc_loc=location,
                    weight_decay_mode=('decoupled'
                                       if group['decoupled_weight_decay'] else
                                       'l2'),

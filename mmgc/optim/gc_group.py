@@ -1,5 +1,6 @@
-"""The per-param-group GC options shared by GCSGD, GCAdam(W), GCRAdam and
-Ranger.
+"""The per-param-group GC options shared by GCSGD, GCAdam(W), GCRAdam,
+Ranger and the ``GCWrapped<...>`` classes, and their answer to the placement
+protocol (:mod:`mmgc.optim.placement`).
 
 The options live in each param group, not on the optimizer, so mmengine's
 ``paramwise_cfg.custom_keys`` can switch GC per layer, and they are saved in
@@ -14,9 +15,11 @@ the state_dict:
   accepted everywhere (:func:`gc_location`).
 """
 import difflib
-from typing import Optional
 
 import torch
+
+from .gc_coverage import check_gc_at_build
+from .placement import GCPlacement
 
 GC_OPTION_NAMES = ('use_gc', 'gc_conv_only', 'gc_loc')
 
@@ -66,9 +69,8 @@ class GCGroupMixin:
     """Adds the GC options to a torch.optim optimizer class.
 
     A subclass sets ``gc_options`` (the option names it honours) and calls
-    :meth:`_init_gc` right after torch's ``__init__``. The class attribute
-    ``gc_options`` is also how mmgc's optim-wrapper constructor recognizes an
-    optimizer that applies GC itself.
+    :meth:`_init_gc` right after torch's ``__init__``; :meth:`gc_placement`
+    answers the placement protocol from the group's options.
     """
 
     gc_options: tuple = ('use_gc', 'gc_conv_only')
@@ -90,7 +92,6 @@ class GCGroupMixin:
                 group.setdefault(key, value)
             self._check_gc_group(group)
         # Exact GC on sharded pieces, or an error; a warning when empty.
-        from .sharded_gc import check_gc_at_build
         check_gc_at_build(self)
 
     def add_param_group(self, param_group: dict) -> None:
@@ -138,8 +139,21 @@ class GCGroupMixin:
                     f"'{close[0]}'?). GC options: "
                     f"{', '.join(self.gc_options)}.")
 
-    @staticmethod
-    def _gc_rule(group: dict) -> Optional[bool]:
-        """``gc_conv_only`` of the group, or None when GC is off for it (the
-        convention of :func:`mmgc.optim.gc_ops.check_not_sparse`)."""
-        return group['gc_conv_only'] if group['use_gc'] else None
+    def gc_placement(self, group: dict):
+        """The placement protocol: GC of the group as its options set it.
+
+        On the gradient, the kernels centralize ``sign * grad + l2 * w``
+        (``maximize`` flips the sign; L2 decay that is not decoupled is
+        folded in first); with ``gc_loc='update'`` the final update.
+        """
+        if not group['use_gc']:
+            return None
+        conv_only = group['gc_conv_only']
+        if ('gc_loc' in self.gc_options
+                and gc_location(group['gc_loc']) == 'update'):
+            return GCPlacement(conv_only, on_update=True)
+        decoupled = group.get('decoupled_weight_decay', False)
+        return GCPlacement(
+            conv_only, on_update=False,
+            sign=-1.0 if group.get('maximize', False) else 1.0,
+            l2=0.0 if decoupled else group.get('weight_decay', 0.0))

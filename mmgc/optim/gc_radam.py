@@ -21,8 +21,9 @@ from mmgc import torch_compat
 
 from . import functional as F
 from ._validation import reject_unknown_kwargs
-from .gc_group import GCGroupMixin, scalar_dtype
-from .gc_ops import check_not_sparse
+from .gc_adam import init_group
+from .gc_group import GCGroupMixin, as_float
+from .placement import kernel_gc_args
 
 __all__ = ['GCRAdam']
 
@@ -95,34 +96,6 @@ class GCRAdam(GCGroupMixin, RAdam):
     def _rho_threshold(self, group: dict) -> float:
         return RHO_THRESHOLD
 
-    def _gather(self, group, params, grads, exp_avgs, exp_avg_sqs,
-                state_steps) -> None:
-        rule = self._gc_rule(group)
-        for p in group['params']:
-            if p.grad is None:
-                continue
-            check_not_sparse(p.grad, p, type(self).__name__, rule)
-            if p.grad.is_sparse:
-                raise RuntimeError(
-                    f'{type(self).__name__} does not support sparse gradients '
-                    f'(parameter of shape {tuple(p.shape)}).')
-            if torch.is_complex(p):
-                raise RuntimeError(
-                    f'{type(self).__name__} does not support complex '
-                    f'parameters (shape {tuple(p.shape)}).')
-            state = self.state[p]
-            if 'step' not in state:
-                state['step'] = torch.tensor(0.0, dtype=scalar_dtype())
-                state['exp_avg'] = torch.zeros_like(
-                    p, memory_format=torch.preserve_format)
-                state['exp_avg_sq'] = torch.zeros_like(
-                    p, memory_format=torch.preserve_format)
-            params.append(p)
-            grads.append(p.grad)
-            exp_avgs.append(state['exp_avg'])
-            exp_avg_sqs.append(state['exp_avg_sq'])
-            state_steps.append(state['step'])
-
     @torch.no_grad()
     def step(self, closure=None):
         loss = None
@@ -136,21 +109,21 @@ class GCRAdam(GCGroupMixin, RAdam):
         # The step body without torch's step hooks, so a subclass that adds
         # to step() (Ranger) does not run the hooks twice.
         for group in self.param_groups:
+            conv_only, location = kernel_gc_args(self.gc_placement(group))
             params, grads, exp_avgs, exp_avg_sqs, state_steps = \
                 [], [], [], [], []
-            self._gather(group, params, grads, exp_avgs, exp_avg_sqs,
-                         state_steps)
+            init_group(self, group, conv_only, params, grads, exp_avgs,
+                       exp_avg_sqs, [], state_steps)
             beta1, beta2 = group['betas']
             F.radam(params, grads, exp_avgs, exp_avg_sqs, state_steps,
-                    beta1=beta1,
-                    beta2=beta2,
-                    lr=group['lr'],
+                    beta1=as_float(beta1),
+                    beta2=as_float(beta2),
+                    lr=as_float(group['lr']),
                     weight_decay=group['weight_decay'],
                     eps=group['eps'],
                     decoupled_weight_decay=group['decoupled_weight_decay'],
                     maximize=group['maximize'],
                     rho_threshold=self._rho_threshold(group),
                     degenerated_to_sgd=group['degenerated_to_sgd'],
-                    use_gc=group['use_gc'],
-                    gc_conv_only=group['gc_conv_only'],
-                    gc_loc=group['gc_loc'])
+                    conv_only=conv_only,
+                    gc_loc=location)

@@ -21,6 +21,7 @@ from . import functional as F
 from ._validation import reject_unknown_kwargs
 from .gc_group import GCGroupMixin, as_float
 from .gc_ops import check_not_sparse
+from .placement import kernel_gc_args
 
 __all__ = ['GCSGD']
 
@@ -81,7 +82,7 @@ class GCSGD(GCGroupMixin, SGD):
                 loss = closure()
 
         for group in self.param_groups:
-            rule = self._gc_rule(group)
+            rule, _ = kernel_gc_args(self.gc_placement(group))
             params, grads, momentum_buffers = [], [], []
             for p in group['params']:
                 if p.grad is None:

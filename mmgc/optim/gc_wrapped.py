@@ -4,9 +4,10 @@
 centralizes the gradients of the GC-enabled param groups and then runs
 AdamW's own step. :class:`~mmgc.engine.GCOptimWrapperConstructor` builds
 such classes for torch's, mmengine's and mmpretrain's optimizers;
-:func:`gc_rule_of` says which GC rule any optimizer applies to a group.
+Whether a class already applies GC comes from the placement protocol
+(:func:`mmgc.optim.placement.applies_gc_itself`).
 """
-from typing import Dict, Optional, Union
+from typing import Dict, Union
 
 import torch
 from torch.optim import Optimizer
@@ -16,8 +17,9 @@ from mmgc import torch_compat
 from .gc_group import GCGroupMixin, gc_location
 from .gc_ops import centralize, check_not_sparse, gc_applies
 from .lookahead import Lookahead
+from .placement import GCPlacement, applies_gc_itself, kernel_gc_args
 
-__all__ = ['gc_wrapped', 'gc_rule_of', 'applies_gc_itself']
+__all__ = ['gc_wrapped']
 
 #: Optimizers that update inside one fused kernel, or otherwise take the AMP
 #: loss scale themselves, see gradients that are still scaled: no place for
@@ -57,6 +59,13 @@ class _GCStepMixin(GCGroupMixin):
                 "update (gc_loc='update') needs an optimizer that "
                 'implements it: GCAdam, GCAdamW, GCRAdam or Ranger.')
 
+    def gc_placement(self, group: dict):
+        # Only p.grad is centralized; what the original step adds (decay,
+        # sign) comes after GC.
+        if not group['use_gc']:
+            return None
+        return GCPlacement(group['gc_conv_only'])
+
     def step(self, closure=None):
         loss = None
         if closure is not None:
@@ -66,7 +75,7 @@ class _GCStepMixin(GCGroupMixin):
         try:
             with torch.no_grad():
                 for group in self.param_groups:
-                    rule = self._gc_rule(group)
+                    rule, _ = kernel_gc_args(self.gc_placement(group))
                     if rule is None:
                         continue
                     for p in group['params']:
@@ -87,14 +96,6 @@ class _GCStepMixin(GCGroupMixin):
 _WRAPPED_CLASSES: Dict[type, type] = {}
 
 
-def applies_gc_itself(optimizer_cls: type) -> bool:
-    """Whether the class centralizes by itself (mmgc's GC* classes, Ranger,
-    the paper optimizers, and wrapped classes)."""
-    from mmgc.optim import PAPER_OPTIMIZERS
-    return (hasattr(optimizer_cls, 'gc_options')
-            or issubclass(optimizer_cls, tuple(PAPER_OPTIMIZERS)))
-
-
 def gc_wrapped(optimizer_cls: type) -> type:
     """The GC-enabled subclass of a GC-unaware optimizer class (cached).
 
@@ -113,13 +114,13 @@ def gc_wrapped(optimizer_cls: type) -> type:
             and issubclass(optimizer_cls, Optimizer)):
         raise TypeError(f'gc_wrapped needs a torch.optim.Optimizer subclass, '
                         f'got {optimizer_cls!r}.')
+    if issubclass(optimizer_cls, Lookahead):
+        raise ValueError('Wrap the optimizer inside Lookahead, not Lookahead '
+                         'itself: Lookahead(optimizer=dict(type=...)).')
     if applies_gc_itself(optimizer_cls):
         raise ValueError(
             f'{optimizer_cls.__name__} applies GC itself; wrapping it would '
             'centralize twice.')
-    if issubclass(optimizer_cls, Lookahead):
-        raise ValueError('Wrap the optimizer inside Lookahead, not Lookahead '
-                         'itself: Lookahead(optimizer=dict(type=...)).')
     if optimizer_cls not in _WRAPPED_CLASSES:
         name = f'GCWrapped<{optimizer_cls.__name__}>'
         _WRAPPED_CLASSES[optimizer_cls] = type(
@@ -130,20 +131,3 @@ def gc_wrapped(optimizer_cls: type) -> type:
                            'gradient before its step (see gc_wrapped).',
             })
     return _WRAPPED_CLASSES[optimizer_cls]
-
-
-def gc_rule_of(optimizer: Optimizer, group: dict) -> Optional[bool]:
-    """``gc_conv_only`` of a param group's GC, or None when the group gets no
-    GC. Works for mmgc's GC optimizers, wrapped ones, Lookahead around them,
-    the paper optimizers, and says None for anything else."""
-    defaults = optimizer.defaults
-    if 'use_gc' in group or 'use_gc' in defaults:
-        if not group.get('use_gc', defaults.get('use_gc')):
-            return None
-        return bool(group.get('gc_conv_only',
-                              defaults.get('gc_conv_only', False)))
-    from mmgc.optim import PAPER_OPTIMIZERS
-    inner = getattr(optimizer, 'optimizer', optimizer)
-    if isinstance(inner, tuple(PAPER_OPTIMIZERS)):
-        return bool(inner.conv_only)
-    return None

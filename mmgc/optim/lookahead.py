@@ -14,12 +14,14 @@ ids, which do not survive a restart).
 from typing import Dict, List, Tuple
 
 import torch
+from mmengine.registry import OPTIMIZERS
 from torch import Tensor
 from torch.optim import Optimizer
 
 from mmgc import torch_compat
 
 from ._validation import reject_unknown_kwargs
+from .placement import gc_placement_of
 
 __all__ = ['Lookahead', 'capture_slow_weights', 'advance_lookahead']
 
@@ -142,7 +144,6 @@ class Lookahead(Optimizer):
                 raise ValueError(
                     "Put the parameters in Lookahead's params, not in its "
                     'optimizer config.')
-            from mmengine.registry import OPTIMIZERS
             inner = OPTIMIZERS.build(dict(optimizer, params=params))
             if isinstance(inner, Lookahead):
                 raise ValueError('Lookahead cannot wrap another Lookahead.')
@@ -170,6 +171,15 @@ class Lookahead(Optimizer):
     @property
     def defaults(self) -> dict:
         return self.optimizer.defaults
+
+    # The placement protocol: GC is whatever the inner optimizer applies,
+    # and its step is where the sharded-GC hooks belong.
+    @property
+    def gc_delegate(self) -> Optimizer:
+        return self.optimizer
+
+    def gc_placement(self, group: dict):
+        return gc_placement_of(self.optimizer, group)
 
     @torch.no_grad()
     def step(self, closure=None):

@@ -15,7 +15,8 @@ from torch.optim.optimizer import Optimizer
 from . import functional as F
 from ._validation import check_non_negative, reject_unknown_kwargs
 from .gc_ops import check_not_sparse
-from .sharded_gc import check_gc_at_build
+from .gc_coverage import check_gc_at_build
+from .placement import GCPlacement, kernel_gc_args
 
 __all__ = ['Adagrad_GC', 'Adagrad_GCC']
 
@@ -53,6 +54,13 @@ class _PaperAdagrad(Optimizer):
                     memory_format=torch.preserve_format)
         check_gc_at_build(self)
 
+    #: The placement protocol: this class's rule for every group.
+    gc_options = ()
+
+    def gc_placement(self, group: dict) -> GCPlacement:
+        return GCPlacement(self.conv_only, on_update=False,
+                           l2=group['weight_decay'])
+
     @torch.no_grad()
     def step(self, closure=None):
         loss = None
@@ -62,11 +70,12 @@ class _PaperAdagrad(Optimizer):
 
         name = type(self).__name__
         for group in self.param_groups:
+            conv_only, _ = kernel_gc_args(self.gc_placement(group))
             params, grads, state_sums, steps = [], [], [], []
             for p in group['params']:
                 if p.grad is None:
                     continue
-                check_not_sparse(p.grad, p, name, self.conv_only)
+                check_not_sparse(p.grad, p, name, conv_only)
                 if p.grad.is_sparse and group['weight_decay'] != 0:
                     raise RuntimeError(
                         f'{name}: weight_decay is not compatible with sparse '
@@ -85,7 +94,7 @@ class _PaperAdagrad(Optimizer):
                       weight_decay=group['weight_decay'],
                       lr_decay=group['lr_decay'],
                       eps=group['eps'],
-                      conv_only=self.conv_only)
+                      conv_only=conv_only)
         return loss
 
 

@@ -28,7 +28,8 @@ from . import functional as F
 from ._validation import (check_betas, check_non_negative,
                           reject_unknown_kwargs)
 from .gc_ops import check_not_sparse
-from .sharded_gc import check_gc_at_build
+from .gc_coverage import check_gc_at_build
+from .placement import GCPlacement, kernel_gc_args
 
 __all__ = [
     'Adam_GC', 'Adam_GCC', 'Adam_GC2', 'Adam_GCC2', 'AdamW_GC', 'AdamW_GCC',
@@ -72,6 +73,18 @@ class _PaperAdam(Optimizer):
             group.setdefault('amsgrad', False)
             group.setdefault('foreach', None)
 
+    #: The placement protocol: this class's rule for every group.
+    gc_options = ()
+
+    def gc_placement(self, group: dict) -> GCPlacement:
+        if self.gc_on_update:
+            return GCPlacement(self.conv_only, on_update=True)
+        # Adam_GC folds L2 decay in before GC; the old AdamW adds its decay
+        # to the update.
+        return GCPlacement(
+            self.conv_only, on_update=False,
+            l2=0.0 if self.old_adamw else group['weight_decay'])
+
     @torch.no_grad()
     def step(self, closure=None):
         loss = None
@@ -81,12 +94,13 @@ class _PaperAdam(Optimizer):
 
         name = type(self).__name__
         for group in self.param_groups:
+            conv_only, location = kernel_gc_args(self.gc_placement(group))
             params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = (
                 [], [], [], [], [], [])
             for p in group['params']:
                 if p.grad is None:
                     continue
-                check_not_sparse(p.grad, p, name, self.conv_only)
+                check_not_sparse(p.grad, p, name, conv_only)
                 if p.grad.is_sparse:
                     raise RuntimeError(
                         f'{name} does not support sparse gradients (parameter '
@@ -119,8 +133,8 @@ class _PaperAdam(Optimizer):
                    lr=group['lr'],
                    weight_decay=group['weight_decay'],
                    eps=group['eps'],
-                   conv_only=self.conv_only,
-                   gc_loc='update' if self.gc_on_update else 'gradient',
+                   conv_only=conv_only,
+                   gc_loc=location,
                    weight_decay_mode=('old_adamw'
                                       if self.old_adamw else 'l2'),
                    arithmetic='paper',

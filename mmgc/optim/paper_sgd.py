@@ -21,7 +21,8 @@ from . import functional as F
 from ._validation import (check_nesterov, check_non_negative,
                           check_required_lr, reject_unknown_kwargs)
 from .gc_ops import check_not_sparse
-from .sharded_gc import check_gc_at_build
+from .gc_coverage import check_gc_at_build
+from .placement import GCPlacement, kernel_gc_args
 
 __all__ = ['SGD_GC', 'SGD_GCC', 'SGDW_GC', 'SGDW_GCC']
 
@@ -65,6 +66,16 @@ class _PaperSGD(Optimizer):
             group.setdefault('nesterov', False)
             group.setdefault('foreach', None)
 
+    #: The placement protocol: this class's rule for every group.
+    gc_options = ()
+
+    def gc_placement(self, group: dict) -> GCPlacement:
+        # SGD_GC folds L2 decay in before GC; SGDW_GC decays the weight
+        # after the step instead.
+        return GCPlacement(
+            self.conv_only, on_update=False,
+            l2=0.0 if self.decoupled_weight_decay else group['weight_decay'])
+
     @torch.no_grad()
     def step(self, closure=None):
         loss = None
@@ -73,11 +84,12 @@ class _PaperSGD(Optimizer):
                 loss = closure()
 
         for group in self.param_groups:
+            conv_only, _ = kernel_gc_args(self.gc_placement(group))
             params, grads, momentum_buffers = [], [], []
             for p in group['params']:
                 if p.grad is None:
                     continue
-                self._check_grad(p)
+                self._check_grad(p, conv_only)
                 params.append(p)
                 grads.append(p.grad)
                 momentum_buffers.append(
@@ -89,7 +101,7 @@ class _PaperSGD(Optimizer):
                   dampening=group['dampening'],
                   weight_decay=group['weight_decay'],
                   nesterov=group['nesterov'],
-                  conv_only=self.conv_only,
+                  conv_only=conv_only,
                   decoupled_weight_decay=self.decoupled_weight_decay,
                   foreach=group.get('foreach'))
 
@@ -98,8 +110,8 @@ class _PaperSGD(Optimizer):
                     self.state[p]['momentum_buffer'] = buf
         return loss
 
-    def _check_grad(self, p: Tensor) -> None:
-        check_not_sparse(p.grad, p, type(self).__name__, self.conv_only)
+    def _check_grad(self, p: Tensor, conv_only) -> None:
+        check_not_sparse(p.grad, p, type(self).__name__, conv_only)
         if p.grad.is_sparse:
             raise RuntimeError(
                 f'{type(self).__name__} does not support sparse gradients '

@@ -87,6 +87,13 @@ class Ranger(GCRAdam):
     def _rho_threshold(self, group: dict) -> float:
         return group['N_sma_threshold']
 
+    def gc_placement(self, group: dict):
+        # The Lookahead sync follows the centralized update inside step().
+        placement = super().gc_placement(group)
+        if placement is not None and placement.on_update:
+            placement = placement._replace(whole_step=False)
+        return placement
+
     @torch.no_grad()
     def step(self, closure=None):
         loss = None

@@ -31,16 +31,14 @@ an optimizer receives under sharded data parallelism:
     moments never see GC there, so this is the same step.
 
   Both are hooks on the optimizer (``register_step_pre_hook`` /
-  ``register_step_post_hook``), installed when the optimizer is built, so
-  AMP unscaling and gradient clipping come first as without sharding.
-* Anything else that flattens parameters after the optimizer was built
-  (DeepSpeed ZeRO) is refused at the first step with an error, because GC
-  would silently be off.
+  ``register_step_post_hook``), installed when the optimizer is built
+  (:func:`mmgc.optim.gc_coverage.check_gc_at_build`), so AMP unscaling and
+  gradient clipping come first as without sharding.
 
-An optimizer that was asked for GC and ends up centralizing no tensor warns
-when it is built (:class:`GCEmptyWarning`).
+Where each optimizer applies GC comes from its answer to the placement
+protocol (:mod:`mmgc.optim.placement`); which tensors are centralized, and
+the checks at build time, from :mod:`mmgc.optim.gc_coverage`.
 """
-import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -49,20 +47,16 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.weak import WeakIdKeyDictionary
 
-from mmgc.torch_compat import fsdp1_flat_params, is_fsdp1_flattened
+from mmgc.torch_compat import fsdp1_flat_params
 
-from .gc_group import gc_location
 from .gc_ops import (add_slice_sums, gc_applies_to_shape,
                      subtract_slice_means_)
+from .placement import GCPlacement, gc_placement_of
 
 __all__ = [
-    'GCEmptyWarning', 'register_fsdp_model', 'check_gc_at_build',
-    'gc_shapes', 'FSDP_HOW_TO'
+    'register_fsdp_model', 'original_tensors', 'has_layout',
+    'install_sharded_gc', 'FSDP_HOW_TO'
 ]
-
-
-class GCEmptyWarning(UserWarning):
-    """An optimizer asked for GC centralizes no tensor at all."""
 
 
 FSDP_HOW_TO = (
@@ -116,61 +110,19 @@ def register_fsdp_model(model: nn.Module) -> int:
     return len(flat_params)
 
 
-def gc_shapes(param: Tensor) -> List[torch.Size]:
-    """The shapes GC sees behind an optimizer tensor: its original weights'
-    shapes for a registered FSDP1 flat piece, else its own (global for a
-    DTensor)."""
+def has_layout(param: Tensor) -> bool:
+    """Whether ``param`` is an FSDP1 tensor whose layout was recorded."""
+    return param in _LAYOUTS
+
+
+def original_tensors(param: Tensor) -> List[Tuple[Optional[str], torch.Size]]:
+    """The weights GC sees behind an optimizer tensor, as (name, shape): the
+    original weights of a registered FSDP1 flat piece (names known), else the
+    tensor itself (name unknown here; global shape for a DTensor)."""
     layout = _LAYOUTS.get(param)
-    return list(layout.shapes) if layout is not None else [param.shape]
-
-
-# --------------------------------------------------------------------------
-# Where each optimizer applies GC
-# --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Placement:
-    conv_only: bool
-    on_update: bool
-    sign: float = 1.0  # -1 with maximize: the kernel uses -g
-    l2: float = 0.0  # L2 decay the kernel adds before GC
-
-
-def _placement(optimizer, group: dict) -> Optional[_Placement]:
-    """How ``optimizer`` applies GC to ``group``, or None when it does not."""
-    from .gc_wrapped import _GCStepMixin
-    from .gc_adam import GCAdam
-    from .gc_radam import GCRAdam
-    from .gc_sgd import GCSGD
-    from .paper_adagrad import _PaperAdagrad
-    from .paper_adam import _PaperAdam
-    from .paper_sgd import _PaperSGD
-
-    wd = group.get('weight_decay', 0)
-    if isinstance(optimizer, _PaperSGD):
-        return _Placement(optimizer.conv_only, False,
-                          l2=0 if optimizer.decoupled_weight_decay else wd)
-    if isinstance(optimizer, _PaperAdam):
-        if optimizer.gc_on_update:
-            return _Placement(optimizer.conv_only, True)
-        return _Placement(optimizer.conv_only, False,
-                          l2=0 if optimizer.old_adamw else wd)
-    if isinstance(optimizer, _PaperAdagrad):
-        return _Placement(optimizer.conv_only, False, l2=wd)
-    if not group.get('use_gc', False):
-        return None
-    conv_only = group['gc_conv_only']
-    if isinstance(optimizer, _GCStepMixin):
-        # GC of p.grad before the original step, whatever that step does.
-        return _Placement(conv_only, False)
-    sign = -1.0 if group.get('maximize', False) else 1.0
-    if isinstance(optimizer, GCSGD):
-        return _Placement(conv_only, False, sign, wd)
-    if isinstance(optimizer, (GCAdam, GCRAdam)):
-        if gc_location(group['gc_loc']) == 'update':
-            return _Placement(conv_only, True)
-        decoupled = group.get('decoupled_weight_decay', False)
-        return _Placement(conv_only, False, sign, 0 if decoupled else wd)
-    return None
+    if layout is None:
+        return [(None, param.shape)]
+    return list(zip(layout.names, layout.shapes))
 
 
 # --------------------------------------------------------------------------
@@ -181,7 +133,7 @@ class _Entry:
     """One piece of one centralized weight."""
     param: Tensor
     segment: _Segment
-    placement: _Placement
+    placement: GCPlacement
     key: int  # id of the process group
     rows: int
     row_size: int
@@ -212,7 +164,7 @@ class _ShardedGC:
         entries: List[_Entry] = []
         buffers: Dict[int, _Buffer] = {}
         for group in self.optimizer.param_groups:
-            placement = _placement(self.optimizer, group)
+            placement = gc_placement_of(self.optimizer, group)
             if placement is None or placement.on_update != on_update:
                 continue
             for p in group['params']:
@@ -330,123 +282,9 @@ class _ShardedGC:
                     e.row_size, -self._means_of(sums, e))
 
 
-# --------------------------------------------------------------------------
-# Build-time checks
-# --------------------------------------------------------------------------
-_ONE_D = 'one-dimensional (bias, norm)'
-
-
-def _fsdp1_error(name: str, param: Tensor) -> RuntimeError:
-    return RuntimeError(
-        f'{name} was given parameters that torch FSDP1 '
-        '(FullyShardedDataParallel, as built by mmengine\'s FSDPStrategy) '
-        f'has flattened and sharded (a 1-D piece of shape '
-        f'{tuple(param.shape)}): GC needs the output slices of each weight, '
-        'and the pieces do not show them, so GC would silently be off. '
-        f'mmgc centralizes FSDP1 pieces exactly when it knows the FSDP '
-        f'model. {FSDP_HOW_TO}')
-
-
-def _is_ranger(optimizer) -> bool:
-    from .ranger import Ranger
-    return isinstance(optimizer, Ranger)
-
-
-def check_gc_at_build(optimizer) -> None:
-    """Called by every mmgc optimizer (and GC-wrapped one) at the end of its
-    ``__init__``.
-
-    * FSDP1 pieces of known layout: installs the exact sharded GC hooks;
-      pieces of unknown layout: raises (GC would silently be off).
-    * Warns (:class:`GCEmptyWarning`) when GC was asked for and no tensor
-      will be centralized.
-    * Installs a check that runs once, at the first step, and raises if the
-      parameters were flattened after the build (DeepSpeed ZeRO).
-    """
-    name = type(optimizer).__name__
-    asked, centralized, sharded = False, 0, False
-    skipped: Dict[str, int] = {}
-    # Per param group with centralized weights: every parameter's shape.
-    built: Dict[int, Dict[int, tuple]] = {}
-    for index, group in enumerate(optimizer.param_groups):
-        placement = _placement(optimizer, group)
-        if placement is None:
-            continue
-        for p in group['params']:
-            layout = _LAYOUTS.get(p)
-            if layout is None and is_fsdp1_flattened(p):
-                raise _fsdp1_error(name, p)
-            asked = True
-            if layout is not None:
-                sharded = True
-                if placement.on_update and _is_ranger(optimizer):
-                    raise RuntimeError(
-                        f'{name} with gc_loc=False centralizes its update '
-                        'before its built-in Lookahead step, inside one '
-                        'step(); on FSDP1 pieces mmgc centralizes the update '
-                        'after the step, which would come after Lookahead. '
-                        "Use Lookahead(optimizer=dict(type='GCRAdam', ...)), "
-                        'which is exact under FSDP1, or gc_loc=True.')
-            for shape in gc_shapes(p):
-                if gc_applies_to_shape(shape, placement.conv_only):
-                    centralized += 1
-                    if layout is None:
-                        built.setdefault(index, {})
-                else:
-                    why = (_ONE_D if len(shape) <= 1 else
-                           f'{len(shape)}-D, outside the GCC rule (conv '
-                           'weights only, ndim > 3)')
-                    skipped[why] = skipped.get(why, 0) + 1
-        if index in built:
-            built[index] = {id(p): tuple(p.shape) for p in group['params']}
-    if asked and centralized == 0:
-        reasons = '; '.join(f'{n} {why}' for why, n in skipped.items())
-        warnings.warn(
-            GCEmptyWarning(
-                f'{name} was asked for Gradient Centralization but '
-                f'centralizes no tensor: {reasons or "it has no parameters"}'
-                '. It runs as the plain optimizer. GC acts on weights with '
-                'ndim > 1 (ndim > 3 for the GCC rule): check that the '
-                'parameters are not all biases/norms, excluded or frozen, '
-                'and not flattened by a sharding engine.'),
-            stacklevel=3)
-    if built:
-        _install_first_step_check(optimizer, built)
-    if sharded:
-        hooks = _ShardedGC(optimizer)
-        optimizer.register_step_pre_hook(hooks.pre_step)
-        optimizer.register_step_post_hook(hooks.post_step)
-
-
-def _install_first_step_check(optimizer, built: Dict[int, dict]) -> None:
-    # torch iterates over the hooks while calling them: the check cannot
-    # remove itself, it empties ``built`` instead.
-    def check(opt, args, kwargs):
-        if not built:
-            return
-        shapes_by_group = dict(built)
-        built.clear()
-        for index, shapes in shapes_by_group.items():
-            if index >= len(opt.param_groups):
-                continue
-            for p in opt.param_groups[index]['params']:
-                if shapes.get(id(p)) == tuple(p.shape) or p.dim() > 1:
-                    continue
-                if _LAYOUTS.get(p) is not None:
-                    continue
-                if is_fsdp1_flattened(p):
-                    raise _fsdp1_error(type(opt).__name__, p)
-                raise RuntimeError(
-                    f'{type(opt).__name__}: a parameter group that held '
-                    'weights to centralize when the optimizer was built now '
-                    f'holds a 1-D tensor of shape {tuple(p.shape)} it was '
-                    'not built with. Something flattened the parameters '
-                    'after the build (DeepSpeed ZeRO replaces them with flat '
-                    'partitions of several weights), and GC would silently '
-                    'be off. DeepSpeed is not supported with GC: its ZeRO '
-                    'optimizer steps on partitions cut with no regard for '
-                    'the output slices GC needs. Train with FSDP '
-                    "(FlexibleRunner, strategy=dict(type='GCFSDPStrategy')) "
-                    'or DDP instead.')
-
-    optimizer.register_step_pre_hook(check)
+def install_sharded_gc(optimizer) -> None:
+    """Put the step hooks that centralize FSDP1 pieces exactly on
+    ``optimizer`` (the one whose ``step()`` applies GC)."""
+    hooks = _ShardedGC(optimizer)
+    optimizer.register_step_pre_hook(hooks.pre_step)
+    optimizer.register_step_post_hook(hooks.post_step)

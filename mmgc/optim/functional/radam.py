@@ -6,14 +6,13 @@ an SGD-with-momentum step ``lr * m / (1 - beta1^t)``; that update is a new
 tensor, so centralizing it, or adding decay to it, never writes into
 ``exp_avg``. Single-tensor only.
 """
-from typing import List, Union
+from typing import List, Optional
 
 import torch
 from torch import Tensor
 
 from mmgc import torch_compat
 
-from ..gc_group import as_float, gc_location
 from ..gc_ops import centralize, centralize_, gc_applies
 
 __all__ = ['radam']
@@ -34,25 +33,33 @@ def radam(params: List[Tensor],
           maximize: bool,
           rho_threshold: float,
           degenerated_to_sgd: bool,
-          use_gc: bool,
-          gc_conv_only: bool,
-          gc_loc: Union[bool, str]) -> None:
+          conv_only: Optional[bool],
+          gc_loc: str = 'gradient') -> None:
     """Functional GCRAdam (also Ranger's inner step). Moments and step
-    counters are updated in place; ``grads`` are only read."""
+    counters are updated in place; ``grads`` are only read.
+
+    Args:
+        conv_only: The GC rule: ``False`` for every tensor with ``ndim > 1``
+            (GC), ``True`` for ``ndim > 3`` only (GCC), ``None`` for none.
+        gc_loc: ``'gradient'`` (before the moments) or ``'update'`` (the
+            final update).
+    """
+    if gc_loc not in ('gradient', 'update'):
+        raise ValueError(
+            f"gc_loc must be 'gradient' or 'update', got {gc_loc!r}")
     _single_tensor_radam(
         params, grads, exp_avgs, exp_avg_sqs, state_steps, beta1=beta1,
         beta2=beta2, lr=lr, weight_decay=weight_decay, eps=eps,
         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
         rho_threshold=rho_threshold, degenerated_to_sgd=degenerated_to_sgd,
-        use_gc=use_gc, gc_conv_only=gc_conv_only, gc_loc=gc_loc)
+        conv_only=conv_only, gc_loc=gc_loc)
 
 
 def _single_tensor_radam(params, grads, exp_avgs, exp_avg_sqs,
                          state_steps, *, beta1, beta2, lr, weight_decay,
                          eps, decoupled_weight_decay, maximize,
-                         rho_threshold, degenerated_to_sgd, use_gc,
-                         gc_conv_only, gc_loc):
-    lr = as_float(lr)
+                         rho_threshold, degenerated_to_sgd, conv_only,
+                         gc_loc):
     # The installed torch's arithmetic, for bit-identity with its RAdam.
     style = torch_compat.TORCH_ADAM_STYLE
     for i, param in enumerate(params):
@@ -60,8 +67,8 @@ def _single_tensor_radam(params, grads, exp_avgs, exp_avg_sqs,
         exp_avg = exp_avgs[i]
         exp_avg_sq = exp_avg_sqs[i]
         step_t = state_steps[i]
-        gc_here = use_gc and gc_applies(param, gc_conv_only)
-        gc_update = gc_here and gc_location(gc_loc) == 'update'
+        gc_here = conv_only is not None and gc_applies(param, conv_only)
+        gc_update = gc_here and gc_loc == 'update'
 
         step_t += 1
         step = step_t.item()
@@ -74,7 +81,7 @@ def _single_tensor_radam(params, grads, exp_avgs, exp_avg_sqs,
                 grad = grad.add(param, alpha=weight_decay)
 
         if gc_here and not gc_update:
-            grad = centralize(grad, gc_conv_only)
+            grad = centralize(grad, conv_only)
 
         if style.lerp_first_moment:
             exp_avg.lerp_(grad, 1 - beta1)
@@ -107,6 +114,6 @@ def _single_tensor_radam(params, grads, exp_avgs, exp_avg_sqs,
                 update = torch.zeros_like(param)
             if decoupled_weight_decay and weight_decay != 0:
                 update.add_(param, alpha=lr * weight_decay)
-            param.sub_(centralize_(update, gc_conv_only))
+            param.sub_(centralize_(update, conv_only))
         elif update is not None:
             param.add_(update, alpha=-1.0)
