@@ -15,11 +15,37 @@ from mmgc.optim.gc_wrapped import gc_wrapped
 from mmgc.optim import (SGD_GC, SGD_GCC, Adam_GC2, Adagrad_GC, AdamW_GC,
                         GCAdamW, GCRAdam, GCSGD, Lookahead, Ranger)
 from mmgc.optim.gc_coverage import GCEmptyWarning
+from mmgc.optim.placement import GCPlacement
 from mmgc.optim.sharded_gc import register_fsdp_model
 
 pytestmark = [pytest.mark.sharded]
 
 STEPS = 4
+
+
+class CentredSGD(torch.optim.Optimizer):
+    """A GC optimizer written outside mmgc: SGD whose direction ``g + wd*w``
+    is centralized by its own code. It imports nothing of mmgc's but the
+    answer type of the placement protocol, and implements only that."""
+
+    def __init__(self, params, lr, weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay))
+
+    def gc_placement(self, group):
+        return GCPlacement(conv_only=False, l2=group['weight_decay'])
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group['params']:
+                if p.grad is None:
+                    continue
+                direction = p.grad + group['weight_decay'] * p
+                if direction.dim() > 1:
+                    dims = tuple(range(1, direction.dim()))
+                    direction -= direction.mean(dim=dims, keepdim=True)
+                p.sub_(direction, alpha=group['lr'])
+
 
 # name -> optimizer factory(params). Each covers one GC location/decay form.
 OPTIMIZERS = {
@@ -40,6 +66,21 @@ OPTIMIZERS = {
         p, lr=1e-2, weight_decay=0.05),
     'Lookahead<GCRAdam>': lambda p: Lookahead(
         optimizer=GCRAdam(p, lr=1e-2, weight_decay=1e-2), k=2),
+    'CentredSGD': lambda p: CentredSGD(p, lr=0.1, weight_decay=1e-2),
+    'Lookahead<CentredSGD>': lambda p: Lookahead(
+        optimizer=CentredSGD(p, lr=0.1, weight_decay=1e-2), k=2),
+}
+
+# The optimizers built by GCOptimWrapperConstructor on an FSDP1 model that
+# nobody registered by hand: torch's SGD becomes GCWrapped<SGD>, and
+# CentredSGD gets exact GC from its answer to the protocol alone.
+CONSTRUCTOR_CONFIGS = {
+    'GCWrapped<SGD>': dict(type='SGD', lr=0.1, momentum=0.9,
+                           weight_decay=1e-2),
+    'CentredSGD': dict(type=CentredSGD, lr=0.1, weight_decay=1e-2),
+    'Lookahead<CentredSGD>': dict(
+        type='Lookahead', k=2,
+        optimizer=dict(type=CentredSGD, lr=0.1, weight_decay=1e-2)),
 }
 
 
@@ -140,10 +181,8 @@ def _sharded_run(name, engine, rank):
         wrapped = _fsdp1(model, use_orig_params=engine != 'fsdp1_flat',
                          wrap_linear=engine == 'fsdp1_nested')
     if engine == 'fsdp1_constructor':
-        assert name == 'GCWrapped<SGD>'
         opt = GCOptimWrapperConstructor(
-            dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9,
-                                weight_decay=1e-2)))(wrapped).optimizer
+            dict(optimizer=CONSTRUCTOR_CONFIGS[name]))(wrapped).optimizer
     else:
         opt = OPTIMIZERS[name](wrapped.parameters())
     for step in range(STEPS):
@@ -194,13 +233,15 @@ def _worker(rank, world_size, port, cases, out):
 
 
 def test_sharded_equals_unsharded(run_two_ranks):
-    cases = [(name, 'fsdp1') for name in OPTIMIZERS]
+    cases = [(name, 'fsdp1') for name in OPTIMIZERS
+             if 'CentredSGD' not in name]
     cases += [('SGD_GC', 'fsdp1_flat'), ('GCAdamW', 'fsdp1_flat'),
               ('GCWrapped<SGD>', 'fsdp1_flat'), ('SGD_GC', 'fsdp1_nested'),
               ('Adam_GC2', 'fsdp1_nested')]
     cases += [(name, engine) for engine in FSDP1_STRATEGIES
               for name in ('SGD_GC', 'GCAdamW', 'Adam_GC2', 'GCWrapped<SGD>')]
-    cases += [('GCWrapped<SGD>', 'fsdp1_constructor')]
+    cases += [(name, 'fsdp1_constructor') for name in CONSTRUCTOR_CONFIGS]
+    cases += [('CentredSGD', 'fsdp2')]
     cases += [(name, 'fsdp2') for name in ('SGD_GC', 'GCAdamW',
                                            'GCWrapped<SGD>', 'Adam_GC2')]
     cases += [('SGD_GC', 'fsdp2_dim1'), ('GCAdamW', 'fsdp2_dim1')]
@@ -271,3 +312,27 @@ def test_constructor_refuses_deepspeed():
              optimizer=dict(type='SGD_GC', lr=0.1)))
     with pytest.raises(ValueError, match='GCFSDPStrategy'):
         constructor(Net())
+
+
+def test_protocol_alone_gets_the_constructor_summary(tmp_path):
+    # CentredSGD is not mmgc's: the summary comes from its answer to the
+    # placement protocol, and the constructor does not wrap it again.
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('gc_summary_protocol',
+                          log_file=str(tmp_path / 'log'))
+    optimizer = GCOptimWrapperConstructor(
+        dict(optimizer=dict(type=CentredSGD, lr=0.1)),
+        dict(custom_keys={'head': dict(lr_mult=1.0)}))(Net()).optimizer
+    assert type(optimizer) is CentredSGD
+    line = next(line for line in (tmp_path / 'log').read_text().splitlines()
+                if 'GC: ' in line)
+    assert ('GC: 3 of 6 parameter tensors are centralized by CentredSGD '
+            '(1 conv, 2 linear, 0 other). Not centralized: 3 '
+            'one-dimensional (bias, norm).') in line
+
+
+def test_protocol_alone_gets_the_empty_gc_warning():
+    with pytest.warns(GCEmptyWarning, match='CentredSGD .* 2 one-dim'):
+        GCOptimWrapperConstructor(
+            dict(optimizer=dict(type=CentredSGD, lr=0.1)))(
+                nn.BatchNorm1d(4))
