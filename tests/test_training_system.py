@@ -21,6 +21,8 @@ import mmgc  # noqa: F401  (registers mmgc's optimizers, constructor, hook)
 from mmgc.engine.cpu_distributed import (CPU_DDP_WRAPPER,
                                          init_cpu_process_group)
 
+pytestmark = [pytest.mark.optim]
+
 N_SAMPLES = 16
 
 
@@ -329,3 +331,14 @@ def test_gc_stats_hook_logs_the_removed_share(tmp_path):
     log = open(os.path.join(runner.log_dir,
                             f'{os.path.basename(runner.log_dir)}.log')).read()
     assert 'GC removed (iter 2): removed_ratio=' in log
+
+
+def test_gc_stats_hook_says_when_there_is_nothing_to_measure(tmp_path):
+    runner = make_runner(tmp_path, dict(type='SGD', lr=0.1), max_iters=2,
+                         hooks=[dict(type='GCStatsHook', interval=1)],
+                         log_level='INFO')
+    runner.train()
+    log = open(os.path.join(runner.log_dir,
+                            f'{os.path.basename(runner.log_dir)}.log')).read()
+    assert 'GCStatsHook: SGD applies no Gradient Centralization' in log
+    assert 'GC removed' not in log

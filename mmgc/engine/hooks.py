@@ -63,9 +63,18 @@ class GCStatsHook(Hook):
         optimizers = (list(wrapper.optim_wrappers.values()) if hasattr(
             wrapper, 'optim_wrappers') else [wrapper])
         for optim_wrapper in optimizers:
+            optimizer = optim_wrapper.optimizer
+            if not any(gc_rule_of(optimizer, group) is not None
+                       for group in optimizer.param_groups):
+                runner.logger.warning(
+                    f'GCStatsHook: {type(optimizer).__name__} applies no '
+                    'Gradient Centralization to any param group, so there '
+                    'is nothing to measure and gc/removed_ratio will not be '
+                    'logged. Use a GC optimizer (SGD_GC, GCAdamW, ...) or '
+                    "constructor='GCOptimWrapperConstructor', or remove the "
+                    'hook.')
             self._handles.append(
-                optim_wrapper.optimizer.register_step_pre_hook(
-                    self._measure))
+                optimizer.register_step_pre_hook(self._measure))
 
     def after_train(self, runner) -> None:
         for handle in self._handles:

@@ -159,6 +159,8 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
         params: List[dict] = []
         self.add_params(params, model)
+        _check_custom_keys_match(self.paramwise_cfg.get('custom_keys', {}),
+                                 model)
         owners = _parameter_owners(model)
         reasons = self._assign_gc_options(params, owners)
 
@@ -171,8 +173,7 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                     f'{FUSED_REASON}.')
             target_cfg['type'] = gc_wrapped(target_cls)
 
-        first_arg = next(iter(inspect.signature(optimizer_cls).parameters))
-        optimizer_cfg[first_arg] = params
+        optimizer_cfg[_params_argument(optimizer_cls)] = params
         optimizer = OPTIMIZERS.build(optimizer_cfg)
         # mmgc's optimizers checked themselves; one from elsewhere that
         # answers the placement protocol is checked (and sharded) here.
@@ -277,6 +278,33 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                     'would copy it into the param group and it would have no '
                     'effect. Keys it reads: '
                     f"{', '.join(sorted(optimizer.defaults))}.")
+
+
+def _params_argument(optimizer_cls) -> str:
+    """The name of the argument that takes the parameters: the first one
+    (``params`` for torch's optimizers, whatever a third-party class calls
+    it); ``params`` where it is ``*args`` (``GCWrapped<...>`` classes)."""
+    first = next(iter(inspect.signature(optimizer_cls).parameters.values()))
+    return 'params' if first.kind is first.VAR_POSITIONAL else first.name
+
+
+def _check_custom_keys_match(custom_keys: dict, model: nn.Module) -> None:
+    # mmengine matches a key as a substring of the full parameter name and
+    # ignores one that matches nothing: a typo would silently change nothing.
+    names = [name for name, _ in model.named_parameters()]
+    for key in custom_keys:
+        if any(key in name for name in names):
+            continue
+        # A key usually names a module ('head.fc') or a parameter.
+        candidates = sorted({name.rsplit('.', 1)[0] for name in names}
+                            | set(names))
+        close = difflib.get_close_matches(key, candidates, n=3)
+        hint = (f" Did you mean {' or '.join(map(repr, close))}?"
+                if close else '')
+        raise ValueError(
+            f"paramwise_cfg.custom_keys['{key}'] matches no parameter of "
+            f'{type(model).__name__} (a key applies to every parameter '
+            f'whose full name contains it).{hint}')
 
 
 def _parameter_owners(model: nn.Module) -> Dict[int, Tuple[str, nn.Module]]:

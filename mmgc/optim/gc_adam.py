@@ -31,7 +31,8 @@ from torch.optim import Adam, AdamW
 from mmgc import torch_compat
 
 from . import functional as F
-from ._validation import reject_unknown_kwargs
+from ._validation import (StateFamilyMixin, check_betas, check_flags,
+                          check_non_negative, reject_unknown_kwargs)
 from .gc_group import GCGroupMixin, as_float, scalar_dtype
 from .gc_ops import check_not_sparse
 from .placement import kernel_gc_args
@@ -82,7 +83,7 @@ def init_group(optimizer, group: dict, conv_only, params, grads, exp_avgs,
         state_steps.append(state['step'])
 
 
-class GCAdam(GCGroupMixin, Adam):
+class GCAdam(StateFamilyMixin, GCGroupMixin, Adam):
     """Adam (L2 weight decay) with GC.
 
     Args:
@@ -103,6 +104,8 @@ class GCAdam(GCGroupMixin, Adam):
     """
 
     gc_options = ('use_gc', 'gc_conv_only', 'gc_loc')
+    state_keys = frozenset({'step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'})
+    group_keys = ('betas', )
     _decoupled = False
 
     def __init__(self,
@@ -122,9 +125,13 @@ class GCAdam(GCGroupMixin, Adam):
                  differentiable: bool = False,
                  fused: Optional[bool] = None,
                  **unknown):
-        reject_unknown_kwargs(type(self).__name__, unknown, _ARGS)
+        name = type(self).__name__
+        reject_unknown_kwargs(name, unknown, _ARGS)
         self._refuse_unsupported(fused=fused, capturable=capturable,
                                  differentiable=differentiable)
+        check_non_negative(name, lr=lr, eps=eps, weight_decay=weight_decay)
+        check_betas(name, betas)
+        check_flags(name, amsgrad=amsgrad, maximize=maximize)
         # Before torch 2.7, AdamW is no subclass of Adam: Adam.__init__ would
         # reach AdamW.__init__ through GCAdamW's MRO.
         torch_compat.init_torch_optimizer(

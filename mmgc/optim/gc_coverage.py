@@ -23,7 +23,7 @@ from .sharded_gc import (FSDP_HOW_TO, has_layout, install_sharded_gc,
 
 __all__ = [
     'GCEmptyWarning', 'TensorCoverage', 'gc_coverage', 'check_gc_at_build',
-    'SKIP_ONE_D', 'SKIP_GC_OFF', 'SKIP_FROZEN'
+    'SKIP_ONE_D', 'SKIP_GC_OFF', 'SKIP_FROZEN', 'SKIP_ONE_ELEMENT_SLICES'
 ]
 
 
@@ -36,6 +36,8 @@ class GCEmptyWarning(UserWarning):
 SKIP_ONE_D = 'one-dimensional (bias, norm)'
 SKIP_GC_OFF = 'GC off for its param group'
 SKIP_FROZEN = 'frozen (requires_grad=False)'
+SKIP_ONE_ELEMENT_SLICES = ('output slices of one element (GC would remove '
+                           'the whole gradient)')
 
 
 def _outside_gcc(ndim: int) -> str:
@@ -78,8 +80,10 @@ def _why_skipped(param: Tensor, shape: torch.Size,
         return SKIP_ONE_D
     if placement is None:
         return SKIP_GC_OFF
-    if not gc_applies_to_shape(shape, placement.conv_only):
+    if len(shape) <= 3 and placement.conv_only:
         return _outside_gcc(len(shape))
+    if not gc_applies_to_shape(shape, placement.conv_only):
+        return SKIP_ONE_ELEMENT_SLICES
     if not param.requires_grad:
         return SKIP_FROZEN
     return None

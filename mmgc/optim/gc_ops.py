@@ -8,7 +8,9 @@ decided by ``ndim`` alone:
   Conv1d, Embedding weights);
 * GCC (``conv_only=True``): only tensors with ``ndim > 3`` (Conv2d/3d).
 
-1-D tensors (biases, norm weights) are never centralized.
+1-D tensors (biases, norm weights) are never centralized, nor are tensors
+whose output slices hold one element each (``Linear(1, n)``, a 1x1 conv on
+one input channel): GC would remove their whole gradient.
 
 A tensor split into contiguous pieces of its row-major flattening (FSDP's
 flat shards) is centralized piece by piece: :func:`add_slice_sums` gives each
@@ -17,6 +19,7 @@ pieces (an all-reduce across ranks), and :func:`subtract_slice_means_`
 removes the slice means from each piece. The result is :func:`centralize` of
 the whole tensor, cut into the same pieces.
 """
+import math
 from typing import List, Optional, Sequence
 
 import torch
@@ -29,15 +32,20 @@ __all__ = [
 ]
 
 
-def gc_applies(tensor: Tensor, conv_only: bool) -> bool:
-    """Whether GC centralizes a tensor of this shape under the given rule."""
-    return tensor.dim() > (3 if conv_only else 1)
-
-
 def gc_applies_to_shape(shape: Sequence[int], conv_only: bool) -> bool:
-    """:func:`gc_applies` for a tensor known only by its shape (the original
-    shape of a parameter that a sharding engine flattened)."""
-    return len(shape) > (3 if conv_only else 1)
+    """Whether GC centralizes a tensor of this shape under the given rule
+    (``conv_only``: GCC). Also for a tensor known only by its shape (the
+    original shape of a parameter that a sharding engine flattened)."""
+    if len(shape) <= (3 if conv_only else 1):
+        return False
+    # A one-element output slice is its own mean: GC would zero the whole
+    # gradient and the weight would never train (the authors' code does).
+    return math.prod(shape[1:]) != 1
+
+
+def gc_applies(tensor: Tensor, conv_only: bool) -> bool:
+    """Whether GC centralizes this tensor under the given rule."""
+    return gc_applies_to_shape(tensor.shape, conv_only)
 
 
 def _slice_dims(tensor: Tensor) -> tuple:

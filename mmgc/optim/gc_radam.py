@@ -20,7 +20,8 @@ from torch.optim import RAdam
 from mmgc import torch_compat
 
 from . import functional as F
-from ._validation import reject_unknown_kwargs
+from ._validation import (StateFamilyMixin, check_betas, check_flags,
+                          check_non_negative, reject_unknown_kwargs)
 from .gc_adam import init_group
 from .gc_group import GCGroupMixin, as_float
 from .placement import kernel_gc_args
@@ -36,7 +37,7 @@ _ARGS = ('lr', 'betas', 'eps', 'weight_decay', 'decoupled_weight_decay',
 RHO_THRESHOLD = 5.0
 
 
-class GCRAdam(GCGroupMixin, RAdam):
+class GCRAdam(StateFamilyMixin, GCGroupMixin, RAdam):
     """RAdam with GC.
 
     Args:
@@ -54,6 +55,8 @@ class GCRAdam(GCGroupMixin, RAdam):
     """
 
     gc_options = ('use_gc', 'gc_conv_only', 'gc_loc')
+    state_keys = frozenset({'step', 'exp_avg', 'exp_avg_sq'})
+    group_keys = ('betas', )
 
     def __init__(self,
                  params,
@@ -72,9 +75,14 @@ class GCRAdam(GCGroupMixin, RAdam):
                  capturable: bool = False,
                  differentiable: bool = False,
                  **unknown):
-        reject_unknown_kwargs(type(self).__name__, unknown, _ARGS)
+        name = type(self).__name__
+        reject_unknown_kwargs(name, unknown, _ARGS)
         self._refuse_unsupported(foreach=foreach, capturable=capturable,
                                  differentiable=differentiable)
+        check_non_negative(name, lr=lr, eps=eps, weight_decay=weight_decay)
+        check_betas(name, betas)
+        check_flags(name, decoupled_weight_decay=decoupled_weight_decay,
+                    degenerated_to_sgd=degenerated_to_sgd, maximize=maximize)
         torch_compat.init_torch_optimizer(
             RAdam, self, params, lr=lr, betas=betas, eps=eps,
             weight_decay=weight_decay,

@@ -18,7 +18,9 @@ from torch.optim import SGD
 from mmgc import torch_compat
 
 from . import functional as F
-from ._validation import reject_unknown_kwargs
+from ._validation import (StateFamilyMixin, check_flags, check_momentum,
+                          check_nesterov, check_non_negative,
+                          reject_unknown_kwargs)
 from .gc_group import GCGroupMixin, as_float
 from .gc_ops import check_not_sparse
 from .placement import kernel_gc_args
@@ -30,7 +32,7 @@ _ARGS = ('lr', 'momentum', 'dampening', 'weight_decay', 'nesterov',
          'fused')
 
 
-class GCSGD(GCGroupMixin, SGD):
+class GCSGD(StateFamilyMixin, GCGroupMixin, SGD):
     """SGD (optionally with momentum / Nesterov) with GC.
 
     Args:
@@ -50,6 +52,8 @@ class GCSGD(GCGroupMixin, SGD):
     """
 
     gc_options = ('use_gc', 'gc_conv_only')
+    state_keys = frozenset({'momentum_buffer'})
+    group_keys = ('momentum', )
 
     def __init__(self,
                  params,
@@ -66,8 +70,14 @@ class GCSGD(GCGroupMixin, SGD):
                  differentiable: bool = False,
                  fused: Optional[bool] = None,
                  **unknown):
-        reject_unknown_kwargs(type(self).__name__, unknown, _ARGS)
+        name = type(self).__name__
+        reject_unknown_kwargs(name, unknown, _ARGS)
         self._refuse_unsupported(fused=fused, differentiable=differentiable)
+        check_non_negative(name, lr=lr, dampening=dampening,
+                           weight_decay=weight_decay)
+        check_momentum(name, momentum)
+        check_nesterov(name, nesterov, momentum, dampening)
+        check_flags(name, maximize=maximize)
         torch_compat.init_torch_optimizer(
             SGD, self, params, lr=lr, momentum=momentum, dampening=dampening,
             weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,

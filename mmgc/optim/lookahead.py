@@ -20,7 +20,7 @@ from torch.optim import Optimizer
 
 from mmgc import torch_compat
 
-from ._validation import reject_unknown_kwargs
+from ._validation import as_number, reject_unknown_kwargs
 from .placement import gc_placement_of
 
 __all__ = ['Lookahead', 'capture_slow_weights', 'advance_lookahead']
@@ -32,7 +32,7 @@ def check_lookahead_args(owner: str, k, alpha) -> None:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f'{owner}: k must be an integer >= 1 (the number of '
                          f'fast steps between syncs), got {k!r}.')
-    if not 0.0 <= alpha <= 1.0:
+    if not 0.0 <= as_number(owner, 'alpha', alpha) <= 1.0:
         raise ValueError(f'{owner}: alpha must be in [0, 1] (the slow '
                          f'weights\' step towards the fast ones), got '
                          f'{alpha!r}.')
@@ -129,8 +129,7 @@ class Lookahead(Optimizer):
                 raise ValueError(
                     'Lookahead got both params and a built optimizer; the '
                     'optimizer already has its parameters, drop params.')
-            return optimizer
-        if isinstance(optimizer, dict):
+        elif isinstance(optimizer, dict):
             if 'type' not in optimizer:
                 raise ValueError(
                     "Lookahead's optimizer config needs a 'type', e.g. "
@@ -144,13 +143,22 @@ class Lookahead(Optimizer):
                 raise ValueError(
                     "Put the parameters in Lookahead's params, not in its "
                     'optimizer config.')
-            inner = OPTIMIZERS.build(dict(optimizer, params=params))
-            if isinstance(inner, Lookahead):
+            optimizer = OPTIMIZERS.build(dict(optimizer, params=params))
+            if isinstance(optimizer, Lookahead):
                 raise ValueError('Lookahead cannot wrap another Lookahead.')
-            return inner
-        raise TypeError(
-            'Lookahead needs optimizer=<a torch.optim.Optimizer> or '
-            f'optimizer=<a config dict>, got {type(optimizer).__name__}.')
+        else:
+            raise TypeError(
+                'Lookahead needs optimizer=<a torch.optim.Optimizer> or '
+                f'optimizer=<a config dict>, got {type(optimizer).__name__}.')
+        if 'lookahead_k' in optimizer.defaults:
+            # Ranger: the outer k/alpha would have no effect and the shared
+            # step counter would advance twice per step.
+            raise ValueError(
+                f'{type(optimizer).__name__} already includes Lookahead '
+                f"(k={optimizer.defaults['lookahead_k']}, alpha="
+                f"{optimizer.defaults['lookahead_alpha']}); set k and alpha "
+                'on it instead of wrapping it in Lookahead.')
+        return optimizer
 
     def _fill_group_defaults(self) -> None:
         defaults = self.optimizer.defaults

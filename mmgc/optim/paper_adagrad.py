@@ -13,7 +13,8 @@ import torch
 from torch.optim.optimizer import Optimizer
 
 from . import functional as F
-from ._validation import check_non_negative, reject_unknown_kwargs
+from ._validation import (StateFamilyMixin, check_non_negative,
+                          reject_unknown_kwargs)
 from .gc_ops import check_not_sparse
 from .gc_coverage import check_gc_at_build
 from .placement import GCPlacement, kernel_gc_args
@@ -24,8 +25,10 @@ _ADAGRAD_ARGS = ('lr', 'lr_decay', 'weight_decay',
                  'initial_accumulator_value', 'eps')
 
 
-class _PaperAdagrad(Optimizer):
+class _PaperAdagrad(StateFamilyMixin, Optimizer):
     conv_only: bool = False
+    state_keys = frozenset({'step', 'sum'})
+    group_keys = ('lr_decay', )
 
     def __init__(self,
                  params,

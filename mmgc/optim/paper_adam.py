@@ -25,8 +25,8 @@ import torch
 from torch.optim.optimizer import Optimizer
 
 from . import functional as F
-from ._validation import (check_betas, check_non_negative,
-                          reject_unknown_kwargs)
+from ._validation import (StateFamilyMixin, check_betas, check_flags,
+                          check_non_negative, reject_unknown_kwargs)
 from .gc_ops import check_not_sparse
 from .gc_coverage import check_gc_at_build
 from .placement import GCPlacement, kernel_gc_args
@@ -39,13 +39,15 @@ __all__ = [
 _ADAM_ARGS = ('lr', 'betas', 'eps', 'weight_decay', 'amsgrad', 'foreach')
 
 
-class _PaperAdam(Optimizer):
+class _PaperAdam(StateFamilyMixin, Optimizer):
     """Shared body of the eight paper Adam/AdamW variants; subclasses set the
     GC rule, its location and the AdamW flavour."""
 
     conv_only: bool = False
     gc_on_update: bool = False
     old_adamw: bool = False
+    state_keys = frozenset({'step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'})
+    group_keys = ('betas', )
 
     def __init__(self,
                  params,
@@ -61,6 +63,7 @@ class _PaperAdam(Optimizer):
         reject_unknown_kwargs(name, unknown, _ADAM_ARGS)
         check_non_negative(name, lr=lr, eps=eps, weight_decay=weight_decay)
         check_betas(name, betas)
+        check_flags(name, amsgrad=amsgrad)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps,
                         weight_decay=weight_decay, amsgrad=amsgrad,
                         foreach=foreach)

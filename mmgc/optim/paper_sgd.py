@@ -18,8 +18,9 @@ from torch import Tensor
 from torch.optim.optimizer import Optimizer, required
 
 from . import functional as F
-from ._validation import (check_nesterov, check_non_negative,
-                          check_required_lr, reject_unknown_kwargs)
+from ._validation import (StateFamilyMixin, check_momentum, check_nesterov,
+                          check_non_negative, check_required_lr,
+                          reject_unknown_kwargs)
 from .gc_ops import check_not_sparse
 from .gc_coverage import check_gc_at_build
 from .placement import GCPlacement, kernel_gc_args
@@ -30,12 +31,14 @@ _SGD_ARGS = ('lr', 'momentum', 'dampening', 'weight_decay', 'nesterov',
              'foreach')
 
 
-class _PaperSGD(Optimizer):
+class _PaperSGD(StateFamilyMixin, Optimizer):
     """Shared body of the four paper SGD variants; subclasses only set the
     GC rule and how weight decay is applied."""
 
     conv_only: bool = False
     decoupled_weight_decay: bool = False
+    state_keys = frozenset({'momentum_buffer'})
+    group_keys = ('momentum', )
 
     def __init__(self,
                  params,
@@ -50,7 +53,9 @@ class _PaperSGD(Optimizer):
         name = type(self).__name__
         reject_unknown_kwargs(name, unknown, _SGD_ARGS)
         check_required_lr(name, lr)
-        check_non_negative(name, momentum=momentum, weight_decay=weight_decay)
+        check_momentum(name, momentum)
+        check_non_negative(name, dampening=dampening,
+                           weight_decay=weight_decay)
         check_nesterov(name, nesterov, momentum, dampening)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov,

@@ -18,7 +18,7 @@ from typing import Union
 
 import torch
 
-from ._validation import reject_unknown_kwargs
+from ._validation import as_number, reject_unknown_kwargs
 from .gc_radam import GCRAdam
 from .lookahead import (advance_lookahead, capture_slow_weights,
                         check_lookahead_args, lookahead_defaults)
@@ -64,6 +64,14 @@ class Ranger(GCRAdam):
                  **unknown):
         reject_unknown_kwargs('Ranger', unknown, _ARGS)
         check_lookahead_args('Ranger', k, alpha)
+        if not as_number('Ranger', 'N_sma_threshold', N_sma_threshold) >= 4:
+            # rho_t > threshold >= 4 keeps the rectification's square root
+            # real; below 4 it turns complex a few steps in.
+            raise ValueError(
+                f'Ranger: N_sma_threshold must be >= 4, got '
+                f'{N_sma_threshold!r}: for SMA lengths of 4 and under, '
+                "RAdam's rectification term is the square root of a negative "
+                'number (5 is the default of RAdam and Ranger).')
         super().__init__(params, lr, betas, eps, weight_decay,
                          decoupled_weight_decay=True, use_gc=use_gc,
                          gc_conv_only=gc_conv_only, gc_loc=gc_loc,
