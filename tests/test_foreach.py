@@ -4,12 +4,8 @@ On CPU, torch's foreach ops run one per-tensor kernel per list entry, so the
 multi-tensor path must reproduce the single-tensor (reference) path bit for
 bit: every check here is ``torch.equal``, no tolerance.
 """
-import weakref
-
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from mmgc.torch_compat import tree_leaves
 
 from mmgc.optim import (Adam_GC, Adam_GC2, Adam_GCC, Adam_GCC2, AdamW_GC,
                         AdamW_GC2, AdamW_GCC, AdamW_GCC2, GCAdam, GCAdamW,
@@ -18,6 +14,9 @@ from mmgc.optim import (Adam_GC, Adam_GC2, Adam_GCC, Adam_GCC2, AdamW_GC,
 from mmgc.optim.functional._foreach import default_to_foreach
 from mmgc.optim.gc_ops import (centralize, centralize_, foreach_centralize,
                                foreach_centralize_)
+from mmgc.step_memory import PeakTemporaryMemory
+
+pytestmark = [pytest.mark.optim, pytest.mark.fast]
 
 F32, F64 = torch.float32, torch.float64
 
@@ -307,32 +306,6 @@ def test_single_tensor_only_optimizers_still_refuse_foreach(
 # --------------------------------------------------------------------------
 # Memory: no more full-size temporaries than torch's own foreach kernel
 # --------------------------------------------------------------------------
-class PeakTemporaries(TorchDispatchMode):
-    """Peak bytes of the tensors created by ops under this mode and still
-    alive (the temporaries of an optimizer step)."""
-
-    def __init__(self):
-        super().__init__()
-        self.live = self.peak = 0
-
-    def _free(self, nbytes):
-        self.live -= nbytes
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        inputs = {t.untyped_storage().data_ptr()
-                  for t in tree_leaves((args, kwargs))
-                  if isinstance(t, torch.Tensor)}
-        for t in tree_leaves(out):
-            if (isinstance(t, torch.Tensor)
-                    and t.untyped_storage().data_ptr() not in inputs):
-                nbytes = t.untyped_storage().nbytes()
-                self.live += nbytes
-                weakref.finalize(t, self._free, nbytes)
-        self.peak = max(self.peak, self.live)
-        return out
-
-
 MEMORY_CASES = [
     (GCSGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9, weight_decay=1e-4)),
     (GCSGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9)),
@@ -367,7 +340,7 @@ def test_foreach_step_holds_no_more_temporaries_than_torch(
         for _ in range(2):
             for p in params:
                 p.grad = torch.randn(p.shape, generator=g)
-            with PeakTemporaries() as tracker:
+            with PeakTemporaryMemory() as tracker:
                 optimizer.step()
         peaks[label] = tracker.peak
     largest = max(torch.Size(s).numel() for s in shapes) * 4

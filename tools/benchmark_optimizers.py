@@ -17,14 +17,12 @@ Usage:
 import argparse
 import statistics
 import time
-import weakref
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 
 import mmgc  # noqa: F401  (registers the optimizers)
 from mmengine.registry import OPTIMIZERS
+from mmgc.step_memory import PeakTemporaryMemory
 
 
 # --------------------------------------------------------------------------
@@ -152,33 +150,6 @@ def comparisons():
 # --------------------------------------------------------------------------
 # Measurement
 # --------------------------------------------------------------------------
-class TemporaryMemoryTracker(TorchDispatchMode):
-    """Peak bytes of tensors allocated by the ops run under it and still
-    alive, i.e. the temporaries of an optimizer step (works on any device)."""
-
-    def __init__(self):
-        super().__init__()
-        self.live = 0
-        self.peak = 0
-
-    def _release(self, nbytes):
-        self.live -= nbytes
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        inputs = {t.untyped_storage().data_ptr()
-                  for t in tree_leaves((args, kwargs))
-                  if isinstance(t, torch.Tensor)}
-        for t in tree_leaves(out):
-            if isinstance(t, torch.Tensor) and \
-                    t.untyped_storage().data_ptr() not in inputs:
-                nbytes = t.untyped_storage().nbytes()
-                self.live += nbytes
-                weakref.finalize(t, self._release, nbytes)
-        self.peak = max(self.peak, self.live)
-        return out
-
-
 def tensor_bytes(tensors):
     return sum(t.numel() * t.element_size() for t in tensors)
 
@@ -226,7 +197,7 @@ class Variant:
             self.optimizer.step()
             torch.cuda.synchronize()
             return resident + torch.cuda.max_memory_allocated() - base
-        with TemporaryMemoryTracker() as tracker:
+        with PeakTemporaryMemory() as tracker:
             self.optimizer.step()
         return resident + tracker.peak
 
