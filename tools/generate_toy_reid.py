@@ -5,7 +5,9 @@ Usage::
     python tools/generate_toy_reid.py                 # -> data/toy_market1501
     python tools/generate_toy_reid.py --out-dir D --num-train-ids 50 --seed 1
 
-The same arguments always give the same images.
+The same arguments always give the same images; a folder that already
+holds them is left as it is, and data written with other arguments is
+replaced only with --overwrite.
 """
 import argparse
 import os.path as osp
@@ -31,7 +33,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--overwrite',
         action='store_true',
-        help='replace the output folder if it exists')
+        help='replace data written earlier with other arguments')
     return parser.parse_args(argv)
 
 
@@ -41,15 +43,20 @@ def main(argv=None):
     from mmgc.reid.toy_market1501 import generate_toy_market1501
 
     start = time.perf_counter()
-    counts = generate_toy_market1501(
-        args.out_dir,
-        num_train_ids=args.num_train_ids,
-        num_test_ids=args.num_test_ids,
-        num_cameras=args.num_cameras,
-        num_distractors=args.num_distractors,
-        num_junk=args.num_junk,
-        seed=args.seed,
-        overwrite=args.overwrite)
+    try:
+        counts = generate_toy_market1501(
+            args.out_dir,
+            num_train_ids=args.num_train_ids,
+            num_test_ids=args.num_test_ids,
+            num_cameras=args.num_cameras,
+            num_distractors=args.num_distractors,
+            num_junk=args.num_junk,
+            seed=args.seed,
+            overwrite=args.overwrite,
+            progress=lambda message: print(f'[toy_reid] {message}',
+                                           flush=True))
+    except (FileExistsError, ValueError) as error:
+        sys.exit(f'[toy_reid] error: {error}')
     print(f'Wrote {args.out_dir} in {time.perf_counter() - start:.1f}s: ' +
           ', '.join(f'{k}={v}' for k, v in counts.items()))
 

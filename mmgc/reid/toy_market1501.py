@@ -7,20 +7,42 @@ scale and noise, so matching a person across cameras has to look past the
 camera's changes. The output depends only on the arguments (a fixed seed
 gives identical files), and the folders follow Market-1501: file names
 ``<pid>_c<camera>s1_<frame>_00.jpg``, junk images with pid -1 and
-distractors with pid 0 in the gallery.
+distractors with pid 0 in the gallery. An output folder that already holds
+data follows the rule of the other toy generators
+(:func:`mmgc.datasets.toy_common.reuse_or_clear`).
 """
+import json
 import os
 import os.path as osp
-import shutil
-from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
+from mmgc.datasets.toy_common import reuse_or_clear
 from .market1501 import GALLERY_DIR, QUERY_DIR, TRAIN_DIR
 
 IMAGE_HEIGHT, IMAGE_WIDTH = 128, 64
+META_FILE = 'toy_market1501_meta.json'
+
+
+@dataclass(frozen=True)
+class _ToySettings:
+    """The generator's arguments, saved beside the images so that a rerun
+    can tell whether the folder already holds this dataset (flat: JSON
+    would turn the (min, max) tuples into lists)."""
+    num_train_ids: int
+    num_test_ids: int
+    num_cameras: int
+    min_images_per_camera: int
+    max_images_per_camera: int
+    min_cameras_per_id: int
+    max_cameras_per_id: int
+    num_distractors: int
+    num_junk: int
+    seed: int
 
 
 @dataclass
@@ -186,7 +208,9 @@ def generate_toy_market1501(out_dir: str,
                             num_distractors: int = 100,
                             num_junk: int = 20,
                             seed: int = 0,
-                            overwrite: bool = False) -> Dict[str, int]:
+                            overwrite: bool = False,
+                            progress: Optional[Callable[[str], None]] = None
+                            ) -> Dict[str, int]:
     """Write a Market-1501-style dataset to ``out_dir``.
 
     Each identity appears in ``cameras_per_id`` (min, max) of the
@@ -195,11 +219,15 @@ def generate_toy_market1501(out_dir: str,
     their cameras; their other images form the gallery with the distractors
     (pid 0) and junk images (pid -1).
 
+    If ``out_dir`` already holds the dataset of the same arguments, nothing
+    is rewritten; other data there is replaced only with ``overwrite=True``.
+
     Returns:
         dict: image counts per folder and the number of identities.
 
     Raises:
-        FileExistsError: if ``out_dir`` exists and ``overwrite`` is False.
+        FileExistsError: if ``out_dir`` holds other data and ``overwrite`` is
+            False.
         ValueError: on impossible arguments.
     """
     if num_train_ids < 1 or num_test_ids < 1:
@@ -215,18 +243,34 @@ def generate_toy_market1501(out_dir: str,
     if not 1 <= images_per_camera[0] <= images_per_camera[1]:
         raise ValueError(f'images_per_camera {images_per_camera} must '
                          'satisfy 1 <= min <= max.')
-    if osp.exists(out_dir) and os.listdir(out_dir):
-        if not overwrite:
-            raise FileExistsError(
-                f'{out_dir!r} exists and is not empty; pass overwrite=True '
-                '(--overwrite) to replace it.')
-        shutil.rmtree(out_dir)
+    settings = _ToySettings(num_train_ids, num_test_ids, num_cameras,
+                            *images_per_camera, *cameras_per_id,
+                            num_distractors, num_junk, seed)
     folders = {
         name: osp.join(out_dir, name)
         for name in (TRAIN_DIR, QUERY_DIR, GALLERY_DIR)
     }
+    meta_file = Path(out_dir) / META_FILE
+    # No annotation files to check: the settings file, written last, marks
+    # a complete dataset.
+    if reuse_or_clear(Path(out_dir), meta_file, settings, {}, overwrite,
+                      'toy ReID dataset', 'tools/generate_toy_reid.py',
+                      progress):
+        counts = {name: len([f for f in os.listdir(folder)
+                             if f.endswith('.jpg')])
+                  for name, folder in folders.items()}
+        counts['train_ids'] = num_train_ids
+        counts['test_ids'] = num_test_ids
+        return counts
     for folder in folders.values():
         os.makedirs(folder, exist_ok=True)
+        # Remove the images of an earlier dataset.
+        for name in os.listdir(folder):
+            if name.endswith('.jpg'):
+                os.remove(osp.join(folder, name))
+    if progress:
+        progress(f'drawing {num_train_ids} training and {num_test_ids} test '
+                 f'identities into {out_dir}')
 
     rng = np.random.RandomState(seed)
     cameras = [_make_camera(rng) for _ in range(num_cameras)]
@@ -285,4 +329,6 @@ def generate_toy_market1501(out_dir: str,
         counts[GALLERY_DIR] += 1
     counts['train_ids'] = num_train_ids
     counts['test_ids'] = num_test_ids
+    # Written last: its presence marks a complete dataset.
+    meta_file.write_text(json.dumps(asdict(settings), indent=2))
     return counts
