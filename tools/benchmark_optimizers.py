@@ -22,6 +22,7 @@ import torch
 
 import mmgc  # noqa: F401  (registers the optimizers)
 from mmengine.registry import OPTIMIZERS
+from mmgc.reporting import write_result_files
 from mmgc.step_memory import PeakTemporaryMemory
 
 
@@ -244,35 +245,54 @@ def main():
     parser.add_argument('--sets', nargs='*',
                         default=['ResNet-50', 'Faster R-CNN R50-FPN'],
                         choices=list(PARAMETER_SETS))
+    parser.add_argument('--out', metavar='STEM',
+                        help='also write the table to STEM.md and the '
+                        'numbers to STEM.json (with the command and the '
+                        'machine), for the documentation')
     args = parser.parse_args()
     device = torch.device(args.device)
     repeats, warmup = (1, 1) if args.quick else (args.repeats, args.warmup)
     sets = ['ResNet-18'] if args.quick else args.sets
 
-    print(f'device: {device}, torch {torch.__version__}, '
-          f'threads: {torch.get_num_threads()}, repeats: {repeats} '
-          f'(median), warm-up: {warmup}')
+    lines, rows = [], []
+
+    def say(line: str = '') -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    say(f'device: {device}, torch {torch.__version__}, '
+        f'threads: {torch.get_num_threads()}, repeats: {repeats} '
+        f'(median), warm-up: {warmup}')
     header = (f'{"parameter set":<22} {"optimizer":<9} {"foreach":>7} '
               f'{"mmgc ms":>8} {"torch ms":>9} {"loop ms":>8} '
               f'{"mmgc/torch":>10} {"loop/mmgc":>9} {"mem mmgc/torch":>14}')
     for set_name in sets:
         shapes = PARAMETER_SETS[set_name]()
         numel = sum(torch.Size(s).numel() for s in shapes)
-        print(f'\n{set_name}: {len(shapes)} tensors, {numel / 1e6:.1f}M '
-              'parameters')
-        print(header)
-        print('-' * len(header))
+        say()
+        say(f'{set_name}: {len(shapes)} tensors, {numel / 1e6:.1f}M '
+            'parameters')
+        say(header)
+        say('-' * len(header))
         for name, mmgc_cfg, torch_cfg, per_param in comparisons():
             for foreach in (False, True):
                 t, mem = run_row(name, mmgc_cfg, torch_cfg, per_param, shapes,
                                  device, foreach, warmup, repeats)
                 loop = t.get('loop')
-                print(f'{set_name:<22} {name:<9} {str(foreach):>7} '
-                      f'{t["mmgc"] * 1e3:>8.2f} {t["torch"] * 1e3:>9.2f} '
-                      f'{(loop or float("nan")) * 1e3:>8.2f} '
-                      f'{t["mmgc"] / t["torch"]:>10.2f} '
-                      f'{(loop or float("nan")) / t["mmgc"]:>9.2f} '
-                      f'{mem["mmgc"] / mem["torch"]:>14.3f}', flush=True)
+                say(f'{set_name:<22} {name:<9} {str(foreach):>7} '
+                    f'{t["mmgc"] * 1e3:>8.2f} {t["torch"] * 1e3:>9.2f} '
+                    f'{(loop or float("nan")) * 1e3:>8.2f} '
+                    f'{t["mmgc"] / t["torch"]:>10.2f} '
+                    f'{(loop or float("nan")) / t["mmgc"]:>9.2f} '
+                    f'{mem["mmgc"] / mem["torch"]:>14.3f}')
+                rows.append(dict(parameter_set=set_name, optimizer=name,
+                                 foreach=foreach, seconds=t,
+                                 peak_memory_bytes=mem))
+    if args.out:
+        write_result_files(args.out, title='Optimizer step time and peak '
+                           'memory, mmgc vs torch vs a per-parameter loop',
+                           table='\n'.join(lines), data=rows,
+                           device=args.device)
 
 
 if __name__ == '__main__':

@@ -22,6 +22,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.structures import InstanceData
 
 import mmgc  # noqa: F401  (registers SGD_GC)
+from mmgc.reporting import write_result_files
 
 HYPER = dict(lr=0.002, momentum=0.9, weight_decay=1e-4)
 
@@ -69,6 +70,10 @@ def main():
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--quick', action='store_true',
                         help='tiny images, few iterations (CI smoke run)')
+    parser.add_argument('--out', metavar='STEM',
+                        help='also write the result to STEM.md and STEM.json '
+                        '(with the command and the machine), for the '
+                        'documentation')
     args = parser.parse_args()
     if args.quick:
         args.size, args.iters, args.warmup, args.batch = (128, 128), 3, 1, 1
@@ -105,11 +110,22 @@ def main():
     print()
 
     medians = {n: statistics.median(r['times']) for n, r in runs.items()}
-    print(f'{"optimizer":<10} {"s/iter (median)":>16} {"iter/s":>8}')
-    for name, seconds in medians.items():
-        print(f'{name:<10} {seconds:>16.4f} {1 / seconds:>8.3f}')
     overhead = (medians['SGD_GC'] / medians['SGD'] - 1) * 100
-    print(f'GC overhead per iteration: {overhead:+.2f}%')
+    lines = [f'{"optimizer":<10} {"s/iter (median)":>16} {"iter/s":>8}']
+    lines += [f'{name:<10} {seconds:>16.4f} {1 / seconds:>8.3f}'
+              for name, seconds in medians.items()]
+    lines.append(f'GC overhead per iteration: {overhead:+.2f}%')
+    print('\n'.join(lines))
+    if args.out:
+        write_result_files(
+            args.out, title=f'Training iterations with SGD and SGD_GC '
+            f'({args.config}, batch {args.batch} of '
+            f'{args.size[0]}x{args.size[1]}, {args.iters} timed iterations '
+            'each, alternating)', table='\n'.join(lines),
+            data=dict(config=args.config, batch=args.batch,
+                      size=list(args.size), iters=args.iters,
+                      seconds_per_iter=medians, overhead_percent=overhead),
+            device=args.device)
 
 
 if __name__ == '__main__':
