@@ -4,21 +4,34 @@ Usage:
     # train both configs with the same seed(s), then compare
     python tools/compare.py BASELINE_CONFIG GC_CONFIG [--seeds 0 1 2]
         [--work-dir work_dirs/compare] [--cfg-options KEY=VALUE ...]
-        [--jobs N] [--gpus N]
+        [--jobs N] [--gpus N] [--strict-twin]
     # compare finished runs (work dirs written by tools/train.py or by an
     # earlier compare) without training
     python tools/compare.py BASELINE_WORK_DIR GC_WORK_DIR
 
 Each run trains in its own process (tools/train.py, or torchrun with
 ``--gpus N``; ``--jobs N`` runs N of them at once) into
-``<work-dir>/<config name>/seed_<seed>/``. A run that already finished is
-reused (delete its folder to train it again) and an interrupted one resumes. The final
-validation metrics (mmdet's CocoMetric for detection, the ReID metric for
-ReID configs, mmpretrain's Accuracy for classification, with the top-k error
-beside it) are shown in the paper's format: mean and standard deviation
-over seeds, and the change from the baseline (paired by seed). The table goes
-to stdout and ``comparison.md``/``comparison.json``; ``loss_curves.png`` and
-``metrics_per_epoch.png`` are written beside them.
+``<work-dir>/<config name>/seed_<seed>/``, which records the resolved config
+it trains (``compare_run.json``). A run that already finished is reused
+(delete its folder to train it again) and an interrupted one resumes, but a
+folder trained with another resolved config (other ``--cfg-options``, an
+edited config) is refused before anything trains: use another
+``--work-dir`` for another configuration. The seeds come from ``--seeds``
+only (``randomness.seed`` in ``--cfg-options`` is refused).
+
+Before training, the two resolved configs are compared: what the GC twin
+changes besides the optimizer's type and GC options is named in a warning
+(and in the table's files); ``--strict-twin`` refuses such a pair instead.
+
+The final validation metrics (mmdet's CocoMetric for detection, the ReID
+metric for ReID configs, mmpretrain's Accuracy for classification, with the
+top-k error beside it) are shown in the paper's format: mean and standard
+deviation over seeds, and the change from the baseline (paired by seed).
+Below each block, per metric: the mean paired change, its 95% confidence
+interval over seeds (Student t) and a verdict. The table goes to stdout and
+``comparison.md``/``comparison.json``; ``loss_curves.png``,
+``metrics_per_epoch.png`` and ``paired_seeds.png`` (each seed's pair) are
+written beside them.
 
 This file is the command line; the logic is in :mod:`mmgc.comparison`.
 """
@@ -27,15 +40,20 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Run from a source checkout without installing mmgc.
 sys.path.insert(0, str(REPO_ROOT))
 
-from mmgc.comparison import (build_table, collect_runs,  # noqa: E402
+from mmgc.comparison import (build_table, check_cfg_options,  # noqa: E402
+                             collect_runs, format_differences,
                              format_duration, format_per_seed, format_table,
                              log, pair_by_seed, plan_runs, plot_losses,
-                             plot_metrics, run_tasks, unpaired_seeds)
+                             plot_metrics, plot_paired, run_tasks,
+                             twin_differences, unpaired_seeds)
+from mmgc.comparison.configs import show_value  # noqa: E402
+from mmgc.comparison.training import source_config  # noqa: E402
 
 TRAIN_SCRIPT = REPO_ROOT / 'tools' / 'train.py'
 
@@ -49,8 +67,9 @@ def parse_args(argv=None):
     parser.add_argument(
         'candidate', help='GC config (.py) or its finished work dir')
     parser.add_argument(
-        '--seeds', type=int, nargs='+', default=[0],
-        help='seeds to train each config with (default: 0)')
+        '--seeds', type=int, nargs='+', action='extend',
+        help='seeds to train each config with (default: 0); repeated '
+        '--seeds add up, a seed given twice trains once')
     parser.add_argument(
         '--work-dir', default='work_dirs/compare',
         help='where runs, the table and the plots go '
@@ -64,8 +83,13 @@ def parse_args(argv=None):
         help='metric keys to show (default: the COCO box/mask, ReID or '
         'classification set the runs logged)')
     parser.add_argument(
-        '--cfg-options', nargs='+', default=[],
-        help='key=value overrides passed to tools/train.py for both configs')
+        '--cfg-options', nargs='+', action='extend', default=[],
+        help='key=value overrides passed to tools/train.py for both configs '
+        '(not randomness.seed: seeds come from --seeds)')
+    parser.add_argument(
+        '--strict-twin', action='store_true',
+        help='refuse a GC config that changes more than the optimizer\'s '
+        'type and GC options (default: warn and compare anyway)')
     parser.add_argument(
         '--gpus', type=int, default=1,
         help='processes per run; above 1 trains with torchrun')
@@ -80,24 +104,83 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.gpus < 1:
         parser.error('--jobs and --gpus must be at least 1')
-    if len(set(args.seeds)) != len(args.seeds):
-        parser.error(f'--seeds has repeated values: {args.seeds}')
+    # In order, each once: dict keys keep the first occurrence.
+    args.seeds = list(dict.fromkeys(args.seeds or [0]))
+    try:
+        check_cfg_options(args.cfg_options)
+    except ValueError as error:
+        parser.error(str(error))
     if args.names[0] == args.names[1]:
         parser.error('--names must differ')
     return args
+
+
+def refuse(message: str) -> NoReturn:
+    """Stop before anything misleading is trained or written."""
+    print(f'[compare] refused: {message}', file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def check_twin(args, tasks) -> dict:
+    """Compare the two resolved configs before training: what the GC side
+    changes besides GC is warned about (refused with --strict-twin)."""
+    baseline, candidate = (source_config(source, tasks)
+                           for source in (args.baseline, args.candidate))
+    if baseline is None or candidate is None:
+        missing = args.baseline if baseline is None else args.candidate
+        note = (f'the config {missing} was trained with is not recorded '
+                '(no compare_run.json or dumped config), so the twin is not '
+                'checked')
+        if args.strict_twin:
+            refuse(f'--strict-twin: {note}.')
+        log(f'warning: {note}')
+        return dict(checked=False, note=note, differences=[])
+    ignore = baseline.unknown_keys + candidate.unknown_keys
+    if baseline.dumped != candidate.dumped:
+        # One side is mmengine's dump, with what tools/train.py adds to a
+        # config; the other side's config file never has those keys.
+        dumped, plain = ((baseline, candidate) if baseline.dumped else
+                         (candidate, baseline))
+        ignore += tuple(sorted(dumped.flat.keys() - plain.flat.keys()))
+    differences = twin_differences(baseline.flat, candidate.flat, ignore)
+    check = dict(checked=True, differences=[
+        dict(key=key, baseline=a, candidate=b) for key, a, b in differences
+    ])
+    if not differences:
+        check['note'] = ('the GC side differs from the baseline only in the '
+                         "optimizer's type and GC options")
+        return check
+    check['note'] = (f'besides GC, {args.names[1]} changes: '
+                     f'{format_differences(differences, limit=None)}')
+    listing = '\n'.join(f'  {key}: {show_value(a)} -> {show_value(b)}'
+                        for key, a, b in differences)
+    if args.strict_twin:
+        refuse(f'--strict-twin: {args.candidate} is not a GC-only twin of '
+               f'{args.baseline}; besides GC it changes:\n{listing}\n'
+               "Make it differ only in the optimizer's type and GC options, "
+               'or drop --strict-twin to compare with a warning.')
+    log(f'warning: {args.names[1]} is not a GC-only twin of '
+        f'{args.names[0]}; besides GC it changes:\n{listing}\n'
+        '[compare] The table will measure these changes together with GC '
+        '(--strict-twin refuses such a pair).')
+    return check
 
 
 def main(argv=None):
     args = parse_args(argv)
     start = time.monotonic()
     out_dir = Path(args.work_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     sources = (args.baseline, args.candidate)
     if args.baseline == args.candidate:
         raise ValueError('The baseline and the GC side are the same: '
                          f'{args.baseline}.')
-    tasks = plan_runs(sources, args.names, args.seeds, args.work_dir,
-                      args.cfg_options)
+    try:
+        tasks = plan_runs(sources, args.names, args.seeds, args.work_dir,
+                          args.cfg_options, gpus=args.gpus)
+    except ValueError as error:
+        refuse(str(error))
+    twin = check_twin(args, tasks)
+    out_dir.mkdir(parents=True, exist_ok=True)
     if tasks:
         log(f'{len(tasks)} training run(s) to do or reuse, seeds '
             f'{args.seeds}, results in {out_dir}')
@@ -111,7 +194,10 @@ def main(argv=None):
         name = args.names[0 if side == 'baseline' else 1]
         log(f'warning: seed(s) {seeds} only have a {name} run; left out of '
             'the table')
-    table = build_table(pairs, args.names, args.metrics)
+    try:
+        table = build_table(pairs, args.names, args.metrics)
+    except ValueError as error:
+        refuse(str(error))
     epochs = set(table['final_epochs']['baseline'] +
                  table['final_epochs']['candidate'])
     if len(epochs) > 1:
@@ -122,21 +208,27 @@ def main(argv=None):
     header = (f'{args.names[0]}: {args.baseline}\n'
               f'{args.names[1]}: {args.candidate}\n'
               f'seeds: {table["seeds"]}, final epoch: {sorted(epochs)}; '
-              'mean±std over seeds, delta paired by seed')
+              'mean±std over seeds, delta paired by seed\n'
+              f'pairs: {table["pairing"]["note"]}\n'
+              + ('twin: ' if not twin['differences'] else 'WARNING, twin: ')
+              + twin['note'])
     print(f'\n{header}\n\n{text}\n')
     if len(pairs) > 1:
         print(format_per_seed(table) + '\n')
 
     loss_png = out_dir / 'loss_curves.png'
     metrics_png = out_dir / 'metrics_per_epoch.png'
+    paired_png = out_dir / 'paired_seeds.png'
     plot_losses(pairs, args.names, loss_png)
     plot_metrics(pairs, args.names, table, metrics_png)
+    plot_paired(table, paired_png)
     (out_dir / 'comparison.md').write_text(
         header.replace('\n', '  \n') + '\n\n' +
         format_table(table, markdown=True) + '\n')
     (out_dir / 'comparison.json').write_text(
         json.dumps(
             dict(table, baseline=args.baseline, candidate=args.candidate,
+                 cfg_options=args.cfg_options, twin_check=twin,
                  train_seconds=[
                      dict(name=n, seed=s, seconds=round(t, 1))
                      for n, s, t in durations
@@ -144,7 +236,7 @@ def main(argv=None):
             indent=2))
     log(f'table: {out_dir / "comparison.md"} (numbers: '
         f'{out_dir / "comparison.json"})')
-    log(f'plots: {loss_png} and {metrics_png}')
+    log(f'plots: {loss_png}, {metrics_png} and {paired_png}')
     log(f'total wall time {format_duration(time.monotonic() - start)}')
 
 

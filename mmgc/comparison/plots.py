@@ -116,3 +116,48 @@ def plot_metrics(pairs: Sequence[Tuple[Run, Run]], names: Sequence[str],
     figure.tight_layout()
     figure.savefig(out_file, dpi=110)
     plt.close(figure)
+
+
+def plot_paired(table: dict, out_file: Path) -> None:
+    """Each seed's pair, per metric (the first three columns of each table
+    group): the baseline's and the candidate's final value joined by a line,
+    so that a change shared by every seed stands out from seed noise; the
+    title gives the mean delta and its 95% interval."""
+    plt = _pyplot()
+    names, seeds = table['names'], table['seeds']
+    panels = [(group, column) for group in table['groups']
+              for column in group['columns'][:3]]
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(4.2 * columns, 3.6 * rows), squeeze=False)
+    for axis, (group, column) in zip(axes.flat, panels):
+        places = group.get('decimals', 1)
+        for seed, a, b in zip(seeds, column['baseline'],
+                              column['candidate']):
+            if a is None or b is None:
+                continue
+            axis.plot([0, 1], [a, b], color='0.55', linewidth=1, zorder=1)
+            axis.scatter([0, 1], [a, b], color=COLOURS, zorder=2)
+            axis.annotate(f'seed {seed}', (1, b), xytext=(6, 0),
+                          textcoords='offset points', va='center',
+                          fontsize=8)
+        stats = column.get('paired', {})
+        title = f'{group["title"]} {column["name"]}'
+        if stats.get('mean') is not None:
+            title += f'\ndelta {stats["mean"]:+.{places}f}'
+            if stats.get('ci95'):
+                lo, hi = stats['ci95']
+                title += f', 95% CI [{lo:+.{places}f}, {hi:+.{places}f}]'
+        axis.set_title(title, fontsize=9)
+        axis.set_xticks([0, 1])
+        axis.set_xticklabels(names)
+        axis.set_xlim(-0.3, 1.6)
+        axis.grid(axis='y', alpha=0.3)
+    for axis in list(axes.flat)[len(panels):]:
+        axis.set_visible(False)
+    figure.suptitle('Final metrics, one line per seed (same seed = same '
+                    'initial weights and data order)', fontsize=10)
+    figure.tight_layout()
+    figure.savefig(out_file, dpi=110)
+    plt.close(figure)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
+from .configs import recorded_seed
+
 # Known metric sets: (config key, column name). ``scale`` turns the logged
 # value into the paper's unit (COCO logs fractions, the paper percentages).
 METRIC_SETS = OrderedDict([
@@ -57,6 +59,9 @@ class Run:
     seed: Optional[int]
     train: Dict[int, dict] = field(default_factory=dict)  # iteration -> log
     val: Dict[int, dict] = field(default_factory=dict)  # epoch -> metrics
+    # The seed the run's own config says it was trained with (None when
+    # the folder holds no record or dumped config).
+    recorded_seed: Optional[int] = None
 
     @property
     def final_epoch(self) -> Optional[int]:
@@ -80,24 +85,20 @@ def scalar_files(run_dir: Path) -> List[Path]:
 
 def seed_of(run_dir: Path) -> Optional[int]:
     """The seed of a run: from its ``seed_<N>`` folder name, else from the
-    config tools/train.py dumped into it; None when neither tells."""
+    config it was trained with; None when neither tells."""
     match = SEED_DIR.fullmatch(run_dir.name)
     if match:
         return int(match.group(1))
     # A plain tools/train.py work dir: the dumped config knows the seed.
-    for config in sorted(run_dir.glob('*.py')):
-        found = re.search(r'randomness\s*=\s*dict\([^)]*seed\s*=\s*(\d+)',
-                          config.read_text(errors='replace'))
-        if found:
-            return int(found.group(1))
-    return None
+    return recorded_seed(run_dir)
 
 
 def read_run(run_dir: Union[str, Path]) -> Run:
     """The losses and validation metrics logged in ``run_dir``; top-k error
     is added beside each logged top-k accuracy."""
     run_dir = Path(run_dir)
-    run = Run(path=run_dir, seed=seed_of(run_dir))
+    run = Run(path=run_dir, seed=seed_of(run_dir),
+              recorded_seed=recorded_seed(run_dir))
     for scalars in scalar_files(run_dir):
         for line in scalars.read_text().splitlines():
             if not line.strip():

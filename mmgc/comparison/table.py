@@ -1,5 +1,6 @@
 """The comparison table: runs paired by seed, mean ± std over seeds and the
-paired change from the baseline, in the paper's format.
+paired change from the baseline, in the paper's format, and below each block
+the paired statistics of every metric (:mod:`.stats`).
 
 :func:`build_table` turns paired runs into numbers (a JSON-able dict, written
 to ``comparison.json``); :func:`format_table` prints them as text or
@@ -7,9 +8,11 @@ markdown, one block per metric set; :func:`format_per_seed` lists the main
 metric seed by seed.
 """
 import math
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .runs import METRIC_SETS, Run
+from .stats import lower_is_better, paired_stats
 
 #: A group of columns: (title, [(metric key, column name)], display scale,
 #: heading).
@@ -128,14 +131,60 @@ def pair_by_seed(baseline: Sequence[Run],
     return list(zip(baseline, candidate))
 
 
+def check_seed_pairs(pairs: Sequence[Tuple[Run, Run]],
+                     names: Sequence[str]) -> dict:
+    """Whether each pair really shares its seed: the seed its folder names
+    and the seed each run's config recorded must all agree. Returns
+    ``dict(checked=..., note=...)``; a mismatch is an error, since the pair
+    would then not share initial weights and data order."""
+    wrong = []
+    for pair in pairs:
+        recorded = [run.recorded_seed for run in pair]
+        for name, run in zip(names, pair):
+            if None not in (run.seed, run.recorded_seed) and (
+                    run.seed != run.recorded_seed):
+                wrong.append(f'{name} {run.path} is filed as seed '
+                             f'{run.seed} but was trained with seed '
+                             f'{run.recorded_seed}')
+        if None not in recorded and recorded[0] != recorded[1]:
+            wrong.append(f'{pair[0].path} ({names[0]}) was trained with '
+                         f'seed {recorded[0]}, {pair[1].path} ({names[1]}) '
+                         f'with seed {recorded[1]}')
+    if wrong:
+        raise ValueError(
+            'These runs are not paired by seed: ' + '; '.join(wrong) +
+            '. Train them again with the seeds of their folders (delete the '
+            'folders and rerun tools/compare.py with --seeds).')
+    seeds = [a.seed for a, _ in pairs]
+    if None in seeds:
+        return dict(checked=False, note=(
+            'the runs\' seeds are unknown, so they are paired in the order '
+            'given; the pairs need not share initial weights or data order'))
+    if all(run.recorded_seed is not None for pair in pairs for run in pair):
+        return dict(checked=True, note=(
+            'each pair shares its seed (checked in both runs\' configs): '
+            'the same initial weights and data order'))
+    return dict(checked=False, note=(
+        'pairs by seed as their folders name it; the runs\' configs do not '
+        'record the seed, so that both runs of a pair used it is not '
+        'checked'))
+
+
+def _subject(names: Sequence[str]) -> str:
+    """The candidate as verdicts name it: 'GC' for 'w/ GC'."""
+    return re.sub(r'^w/\s*', '', names[1]) or names[1]
+
+
 def build_table(pairs: List[Tuple[Run, Run]], names: Sequence[str],
                 requested: Optional[Sequence[str]] = None) -> dict:
-    """Numbers of the comparison: per method and per seed, with deltas."""
+    """Numbers of the comparison: per method and per seed, with deltas and
+    their paired statistics."""
     runs = [r for pair in pairs for r in pair]
     groups = metric_columns(runs, requested)
     table = dict(
         names=list(names),
         seeds=[a.seed for a, _ in pairs],
+        pairing=check_seed_pairs(pairs, names),
         final_epochs=dict(
             baseline=[a.final_epoch for a, _ in pairs],
             candidate=[b.final_epoch for _, b in pairs]),
@@ -152,13 +201,18 @@ def build_table(pairs: List[Tuple[Run, Run]], names: Sequence[str],
             ]
             group['columns'].append(
                 dict(key=key, name=column, baseline=a, candidate=b,
-                     delta=delta))
+                     delta=delta,
+                     paired=paired_stats(
+                         delta, _subject(names),
+                         higher_is_better=not lower_is_better(key))))
         table['groups'].append(group)
     return table
 
 
-def format_table(table: dict, markdown: bool = False) -> str:
-    """One block per metric set (box, mask, ...), rows as in the paper."""
+def format_table(table: dict, markdown: bool = False,
+                 paired: bool = True) -> str:
+    """One block per metric set (box, mask, ...), rows as in the paper;
+    with ``paired``, each followed by its paired statistics."""
     names = table['names']
     blocks = []
     for group in table['groups']:
@@ -192,8 +246,54 @@ def format_table(table: dict, markdown: bool = False) -> str:
                 lines.append('  '.join(cells))
                 if index == 0:
                     lines.append('-' * len(lines[-1]))
+        if paired and 'paired' in group['columns'][0]:
+            lines += [''] + format_paired(table, group, markdown)
         blocks.append('\n'.join(lines))
     return '\n\n'.join(blocks)
+
+
+def _interval(paired: dict, places: int) -> str:
+    if paired['ci95'] is None:
+        return 'n/a'
+    lo, hi = paired['ci95']
+    return f'[{lo:+.{places}f}, {hi:+.{places}f}]'
+
+
+def format_paired(table: dict, group: dict,
+                  markdown: bool = False) -> List[str]:
+    """Lines under a group's table: per metric the mean paired delta, its
+    95% confidence interval and the verdict; with one seed, that no interval
+    can be given."""
+    names, seeds = table['names'], table['seeds']
+    places = group.get('decimals', 1)
+    n = len(seeds)
+    if None in seeds:
+        which = f'{n} pair' + ('s' if n > 1 else '') + ' of unknown seed'
+    else:
+        which = (f'{n} seed' + ('s' if n > 1 else '') + ': ' +
+                 ', '.join(str(s) for s in seeds))
+    if n < 2:
+        return [f'Paired by seed ({which}): no interval can be given with '
+                'one seed; train with several (--seeds 0 1 2) for a 95% '
+                'confidence interval of the change.']
+    intro = (f'Paired by seed ({which}): delta = '
+             f'{names[1]} - {names[0]} per seed; mean and 95% confidence '
+             f'interval (Student t, df {n - 1})')
+    rows = []
+    for column in group['columns']:
+        stats = column['paired']
+        mean = ('n/a' if stats['mean'] is None else
+                f'{stats["mean"]:+.{places}f}')
+        rows.append([column['name'], mean, _interval(stats, places),
+                     stats['verdict']])
+    if markdown:
+        return [intro, '', '| Metric | delta | 95% CI | verdict |',
+                '|---|---:|---:|---|'] + [
+                    '| ' + ' | '.join(row) + ' |' for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return [intro + ':'] + [
+        '  ' + '  '.join([row[0].ljust(widths[0]), row[1].rjust(widths[1]),
+                          row[2].rjust(widths[2]), row[3]]) for row in rows]
 
 
 def format_per_seed(table: dict) -> str:

@@ -2,11 +2,13 @@
 
 Each run is a ``tools/train.py`` process (torchrun with ``gpus > 1``) that
 trains one config with one seed into ``<work dir>/<config name>/seed_<seed>/``.
-A finished run is reused, an interrupted one resumed. ``jobs`` runs train at
-once, sharing the CPU cores; their progress (iterations, losses, evaluations)
-is printed as ``[compare] ...`` lines.
+Before it trains, the folder gets a record of the resolved config
+(:data:`.configs.RUN_RECORD`). A finished run is reused and an interrupted
+one resumed, but only when it was trained with the same resolved config:
+a folder trained with another is refused before anything trains. ``jobs``
+runs train at once, sharing the CPU cores; their progress (iterations,
+losses, evaluations) is printed as ``[compare] ...`` lines.
 """
-import argparse
 import os
 import re
 import shlex
@@ -17,8 +19,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
+from .configs import (RecordedConfig, flat_config, folder_mismatch,
+                      load_resolved, recorded_config,
+                      refuse_mismatched_folders, run_record, with_seed,
+                      write_run_record)
 from .runs import Run, find_runs, read_run
 
 # The checkout's tools/train.py; tools/compare.py passes its own neighbour.
@@ -62,21 +68,14 @@ class TrainTask:
     label: str
     max_epochs: Optional[int]
     index: int  # position among all tasks: picks a free torchrun port
+    # The resolved config it trains, flattened, seed included.
+    resolved: Optional[Dict[str, object]] = None
 
 
 def max_epochs_of(config: Path,
                   cfg_options: Sequence[str]) -> Optional[int]:
     """``train_cfg.max_epochs`` of a config with the overrides applied."""
-    import warnings
-
-    # mmengine imports the deprecated pkg_resources; the warning is noise here.
-    warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
-    from mmengine.config import Config, DictAction
-    cfg = Config.fromfile(str(config), import_custom_modules=False)
-    if cfg_options:
-        parser = argparse.ArgumentParser()
-        parser.add_argument('--o', nargs='+', action=DictAction)
-        cfg.merge_from_dict(parser.parse_args(['--o', *cfg_options]).o)
+    cfg = load_resolved(config, cfg_options)
     return cfg.get('train_cfg', {}).get('max_epochs')
 
 
@@ -85,27 +84,39 @@ def run_dir_of(work_dir, config: Path, seed: int) -> Path:
 
 
 def plan_runs(sources: Sequence[str], names: Sequence[str],
-              seeds: Sequence[int], work_dir,
-              cfg_options: Sequence[str]) -> List[TrainTask]:
+              seeds: Sequence[int], work_dir, cfg_options: Sequence[str],
+              gpus: int = 1) -> List[TrainTask]:
     """Training runs needed for the configs among ``sources`` (a source that
-    is not a ``.py`` file is a finished work dir and needs none)."""
+    is not a ``.py`` file is a finished work dir and needs none).
+
+    Raises ValueError, before anything trains, when a run folder holds a run
+    trained with another resolved config than the one planned for it.
+    """
     configs = [Path(s) for s in sources if Path(s).suffix == '.py']
     if len(configs) == 2 and configs[0].stem == configs[1].stem:
         raise ValueError(
             f'Both configs are named {configs[0].stem}; their runs would '
             'share a folder. Rename one of them.')
-    tasks = []
+    tasks, refused = [], []
     for source, label in zip(sources, names):
         path = Path(source)
         if path.suffix != '.py':
             continue
         if not path.is_file():
             raise FileNotFoundError(f'Config {source} does not exist.')
-        max_epochs = max_epochs_of(path, cfg_options)
+        cfg = load_resolved(path, cfg_options)
+        max_epochs = cfg.get('train_cfg', {}).get('max_epochs')
+        flat = flat_config(cfg)
         for seed in seeds:
-            tasks.append(
-                TrainTask(path, run_dir_of(work_dir, path, seed), seed,
-                          label, max_epochs, len(tasks)))
+            task = TrainTask(path, run_dir_of(work_dir, path, seed), seed,
+                             label, max_epochs, len(tasks),
+                             with_seed(flat, seed))
+            mismatch = folder_mismatch(task.run_dir, task.resolved, gpus,
+                                       cfg_options)
+            if mismatch:
+                refused.append(mismatch)
+            tasks.append(task)
+    refuse_mismatched_folders(refused)
     return tasks
 
 
@@ -122,6 +133,10 @@ def train_run(task: TrainTask, cfg_options: Sequence[str], gpus: int,
         log(f'{label} seed {seed}: finished run found in {run_dir}, reusing '
             'it')
         return 0.0
+    if task.resolved is not None:
+        # Written before training, so an interrupted run is recorded too.
+        write_run_record(run_dir, run_record(config, cfg_options, seed, gpus,
+                                             task.resolved))
     run_dir.mkdir(parents=True, exist_ok=True)
     command = [python]
     if gpus > 1:
@@ -132,8 +147,8 @@ def train_run(task: TrainTask, cfg_options: Sequence[str], gpus: int,
     command += [
         str(train_script),
         str(config), '--work-dir',
-        str(run_dir), '--cfg-options', f'randomness.seed={seed}',
-        *cfg_options
+        str(run_dir), '--cfg-options', *cfg_options,
+        f'randomness.seed={seed}'  # last: the seed of this run wins
     ]
     if gpus > 1:
         command += ['--launcher', 'pytorch']
@@ -261,3 +276,15 @@ def collect_runs(source: str, tasks: Sequence[TrainTask]) -> List[Run]:
         raise RuntimeError(
             f'These runs ended before epoch {max_epochs}: {unfinished}.')
     return runs
+
+
+def source_config(source: str,
+                  tasks: Sequence[TrainTask]) -> Optional[RecordedConfig]:
+    """What one side is trained with: the config planned for a config file,
+    else what the first run of a work dir recorded; None when a work dir
+    records nothing."""
+    path = Path(source)
+    if path.suffix == '.py':
+        mine = [t for t in tasks if t.config == path]
+        return RecordedConfig(mine[0].resolved, source) if mine else None
+    return recorded_config(find_runs(path)[0].path)
