@@ -1,19 +1,32 @@
 """mmgc.comparison on synthetic runs: work dirs with the vis_data/scalars.json
 files and the log lines tools/train.py writes, made up here, so the reader,
-the seed pairing and the paper-format table are checked without training."""
+the seed pairing, the paper-format table, the paired statistics and the
+checks of what runs were trained with are tested without training.
+(tests/test_compare_tool.py runs tools/compare.py on a tiny real pair.)"""
+import importlib.util
 import json
+import math
 import re
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from mmgc.comparison import (build_table, find_runs, format_per_seed,
-                             format_table, mean_std, pair_by_seed,
-                             plot_losses, plot_metrics, read_run,
+from mmgc.comparison import (build_table, check_cfg_options,
+                             check_run_folder, find_runs, flat_config,
+                             format_per_seed, format_table, lower_is_better,
+                             mean_std, pair_by_seed, paired_stats,
+                             plot_losses, plot_metrics, plot_paired, read_run,
+                             t_quantile_975, twin_differences,
                              unpaired_seeds)
+from mmgc.comparison.configs import (RUN_RECORD, gc_base_type, run_record,
+                                     write_run_record)
+from mmgc.comparison.stats import T_975
 from mmgc.comparison.training import (TrainTask, collect_runs, plan_runs,
                                       report_progress)
+
+pytestmark = [pytest.mark.tools, pytest.mark.fast]
 
 NAMES = ['w/o GC', 'w/ GC']
 COCO_BOX = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75',
@@ -185,6 +198,177 @@ def test_mean_std_is_the_sample_standard_deviation():
     assert mean_std([3.0, None]) == (None, None)
 
 
+@pytest.fixture
+def without_scipy(monkeypatch):
+    """The t quantile from the built-in table, as without scipy."""
+    monkeypatch.setitem(sys.modules, 'scipy', None)
+
+
+def test_paired_stats_of_known_deltas(without_scipy):
+    stats = paired_stats([1.0, 2.0, 3.0])
+    assert stats['mean'] == 2.0 and stats['sd'] == pytest.approx(1.0)
+    assert (stats['df'], stats['t_source']) == (2, 'table')
+    assert stats['t_quantile'] == pytest.approx(4.302653, abs=1e-6)
+    # 4.302653 * 1 / sqrt(3)
+    assert stats['half_width'] == pytest.approx(2.484138, abs=1e-5)
+    assert stats['ci95'] == pytest.approx([-0.484138, 4.484138], abs=1e-5)
+    # The interval holds 0: three seeds do not tell the sign.
+    assert stats['verdict'] == 'no difference resolved with 3 seeds'
+    assert stats['deltas'] == [1.0, 2.0, 3.0]
+    # One more unit everywhere: [0.52, 5.48], GC higher.
+    stats = paired_stats([2.0, 3.0, 4.0])
+    assert stats['ci95'] == pytest.approx([0.515862, 5.484138], abs=1e-5)
+    assert stats['verdict'] == 'GC higher (better)'
+    assert 'Student t' in stats['test']
+
+    # By hand: mean 0.35; squared deviations .0225 + .2025 + .2025 + .0225
+    # = .45, sd = sqrt(.45 / 3) = .387298; t_{0.975,3} = 3.182446;
+    # half-width 3.182446 * .387298 / 2 = .616278.
+    stats = paired_stats([0.5, -0.1, 0.8, 0.2])
+    assert stats['mean'] == pytest.approx(0.35)
+    assert stats['sd'] == pytest.approx(0.387298, abs=1e-6)
+    assert stats['half_width'] == pytest.approx(0.616278, abs=1e-6)
+    assert stats['ci95'] == pytest.approx([-0.266278, 0.966278], abs=1e-6)
+    assert stats['verdict'] == 'no difference resolved with 4 seeds'
+
+
+def test_paired_verdicts_respect_metrics_where_lower_is_better():
+    assert paired_stats([-2.0, -3.0, -4.0], higher_is_better=False)[
+        'verdict'] == 'GC lower (better)'
+    assert paired_stats([2.0, 3.0, 4.0], higher_is_better=False)[
+        'verdict'] == 'GC higher (worse)'
+    assert paired_stats([-2.0, -3.0, -4.0], subject='SGD_GC')[
+        'verdict'] == 'SGD_GC lower (worse)'
+    # The same change in every seed: an interval of width 0 that excludes 0.
+    assert paired_stats([2.0, 2.0])['verdict'] == 'GC higher (better)'
+    assert paired_stats([0.0, 0.0])['verdict'] == (
+        'no difference resolved with 2 seeds')
+    for key in ('error/top1', 'error/top5', 'loss', 'val/loss_cls',
+                'toy/loss', 'depth/rmse'):
+        assert lower_is_better(key), key
+    for key in ('accuracy/top1', 'coco/bbox_mAP', 'reid/R1', 'reid/mAP',
+                'coverage/lossless_ratio'):
+        assert not lower_is_better(key), key
+
+
+def test_one_seed_or_a_missing_value_gives_no_interval():
+    one = paired_stats([2.5])
+    assert (one['mean'], one['ci95'], one['sd']) == (2.5, None, None)
+    assert one['verdict'] == 'no interval with 1 seed'
+    missing = paired_stats([1.0, None])
+    assert missing['mean'] is None and missing['ci95'] is None
+    assert missing['verdict'] == 'n/a (a value is missing)'
+
+
+def test_t_quantiles_from_the_table_and_past_it(without_scipy):
+    assert t_quantile_975(1) == (12.706205, 'table')
+    assert t_quantile_975(30) == (2.042272, 'table')
+    # Past the table: the normal quantile with its corrections, against
+    # published t_{0.975, df}; it tends to the normal limit.
+    for df, expected in ((31, 2.039513), (40, 2.021075), (60, 2.000298),
+                         (120, 1.979930)):
+        value, source = t_quantile_975(df)
+        assert value == pytest.approx(expected, abs=1e-6) and (
+            source == 'table')
+    assert t_quantile_975(10**6)[0] == pytest.approx(1.959964, abs=1e-5)
+    with pytest.raises(ValueError, match='df >= 1'):
+        t_quantile_975(0)
+
+
+def test_the_t_table_agrees_with_scipy():
+    stats = pytest.importorskip('scipy.stats')
+    for df in range(1, 31):
+        assert T_975[df - 1] == pytest.approx(stats.t.ppf(0.975, df),
+                                              abs=1e-6)
+        assert t_quantile_975(df) == (pytest.approx(T_975[df - 1], abs=1e-6),
+                                      'scipy')
+
+
+def write_recorded_side(root: Path, final_by_seed: dict, trained_seeds=None):
+    """seed_<N> folders whose records say which seed each was trained with
+    (their folder's unless ``trained_seeds`` says otherwise)."""
+    write_compare_side(root, final_by_seed)
+    for seed in final_by_seed:
+        trained = (trained_seeds or {}).get(seed, seed)
+        write_run_record(root / f'seed_{seed}', run_record(
+            Path('toy.py'), [], trained, 1, {'randomness.seed': trained}))
+    return root
+
+
+def test_pairs_share_their_recorded_seed_or_are_refused(tmp_path):
+    base = find_runs(write_recorded_side(tmp_path / 'base', {
+        0: {'reid/mAP': 70.0}, 1: {'reid/mAP': 71.0}}))
+    gc = find_runs(write_recorded_side(tmp_path / 'gc', {
+        0: {'reid/mAP': 72.0}, 1: {'reid/mAP': 74.0}}))
+    table = build_table(pair_by_seed(base, gc), NAMES)
+    assert table['pairing']['checked'] is True
+    assert 'each pair shares its seed (checked in both runs' in (
+        table['pairing']['note'])
+
+    # What `--cfg-options randomness.seed=5` used to leave: every folder
+    # trained with seed 5.
+    for side in ('base5', 'gc5'):
+        write_recorded_side(tmp_path / side, {
+            0: {'reid/mAP': 70.0}, 1: {'reid/mAP': 70.0}}, {0: 5, 1: 5})
+    with pytest.raises(ValueError) as error:
+        build_table(pair_by_seed(find_runs(tmp_path / 'base5'),
+                                 find_runs(tmp_path / 'gc5')), NAMES)
+    assert 'not paired by seed' in str(error.value)
+    assert 'is filed as seed 1 but was trained with seed 5' in str(
+        error.value)
+
+    # Without records the pairing rests on the folder names, and says so.
+    plain = find_runs(write_compare_side(tmp_path / 'plain', {
+        0: {'reid/mAP': 70.0}}))
+    table = build_table(pair_by_seed(plain, plain), NAMES)
+    assert table['pairing']['checked'] is False
+    assert 'not checked' in table['pairing']['note']
+
+
+def test_the_table_gains_the_paired_statistics(tmp_path, without_scipy):
+    base = find_runs(write_compare_side(tmp_path / 'base', {
+        s: {'accuracy/top1': 70.0} for s in (0, 1, 2)}))
+    gc = find_runs(write_compare_side(tmp_path / 'gc', {
+        0: {'accuracy/top1': 72.0}, 1: {'accuracy/top1': 73.0},
+        2: {'accuracy/top1': 74.0}}))
+    table = build_table(pair_by_seed(base, gc), NAMES)
+    columns = {c['key']: c for c in table['groups'][0]['columns']}
+    assert columns['accuracy/top1']['paired']['ci95'] == pytest.approx(
+        [0.515862, 5.484138], abs=1e-5)
+    text = format_table(table)
+    rows = table_rows(text, 'Classification: top-1/top-5 accuracy and error'
+                      ' (%)')
+    # The paper's rows are unchanged ...
+    assert rows['delta'][0] == '+3.00±1.00'
+    # ... and the paired statistics follow, one line per metric.
+    lines = text.splitlines()
+    start = lines.index('Paired by seed (3 seeds: 0, 1, 2): delta = w/ GC - '
+                        'w/o GC per seed; mean and 95% confidence interval '
+                        '(Student t, df 2):')
+    assert [line.split() for line in lines[start + 1:start + 3]] == [
+        ['top-1', 'acc', '+3.00', '[+0.52,', '+5.48]', 'GC', 'higher',
+         '(better)'],
+        # Error falls by as much: lower, and better.
+        ['top-1', 'err', '-3.00', '[-5.48,', '-0.52]', 'GC', 'lower',
+         '(better)'],
+    ]
+    # top-5 accuracy was not logged by these runs, so the set stops there.
+    assert len(lines) == start + 3
+    markdown = format_table(table, markdown=True).splitlines()
+    assert '| Metric | delta | 95% CI | verdict |' in markdown
+    assert '| top-1 acc | +3.00 | [+0.52, +5.48] | GC higher (better) |' in (
+        markdown)
+    # JSON-able, per-seed values included.
+    loaded = json.loads(json.dumps(table))
+    paired = loaded['groups'][0]['columns'][0]['paired']
+    assert paired['deltas'] == [2.0, 3.0, 4.0] and paired['n'] == 3
+    assert paired['t_source'] == 'table' and paired['better'] == 'higher'
+
+    plot_paired(table, tmp_path / 'paired.png')
+    assert (tmp_path / 'paired.png').read_bytes()[:8] == (
+        b'\x89PNG\r\n\x1a\n')
+
+
 # --------------------------------------------------------------------------
 # The paper-format table
 # --------------------------------------------------------------------------
@@ -249,7 +433,14 @@ def test_reid_table_is_not_rescaled(tmp_path):
         '| w/o GC | 70.0 | 85.0 | 93.0 | 95.0 |',
         '| w/ GC | 72.3 | 87.3 | 95.3 | 97.3 |',
         '| delta | +2.3 | +2.3 | +2.3 | +2.3 |',
+        '',
+        'Paired by seed (1 seed: 0): no interval can be given with one seed; '
+        'train with several (--seeds 0 1 2) for a 95% confidence interval of '
+        'the change.',
     ]
+    # The table alone, as before the paired statistics.
+    assert format_table(table, markdown=True, paired=False).splitlines()[
+        -1] == '| delta | +2.3 | +2.3 | +2.3 | +2.3 |'
 
 
 def test_classification_table_reports_accuracy_and_error(tmp_path):
@@ -308,6 +499,232 @@ def test_requested_and_unknown_metrics(tmp_path):
 # --------------------------------------------------------------------------
 # Training side: planning, finished-run checks, progress lines
 # --------------------------------------------------------------------------
+def load_compare_tool():
+    """tools/compare.py as a module, for its argument parsing."""
+    path = Path(__file__).resolve().parents[1] / 'tools' / 'compare.py'
+    spec = importlib.util.spec_from_file_location('compare_tool', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_repeated_seeds_add_up_and_each_trains_once():
+    parse_args = load_compare_tool().parse_args
+    # Before: the last --seeds won, so this trained seed 1 only.
+    assert parse_args(['a.py', 'b.py', '--seeds', '0', '1', '--seeds',
+                       '1']).seeds == [0, 1]
+    assert parse_args(['a.py', 'b.py', '--seeds', '2', '0', '2', '--seeds',
+                       '1', '0']).seeds == [2, 0, 1]
+    assert parse_args(['a.py', 'b.py']).seeds == [0]
+    # --cfg-options adds up the same way.
+    assert parse_args(['a.py', 'b.py', '--cfg-options', 'x=1', '--seeds',
+                       '0', '--cfg-options', 'y=2']).cfg_options == [
+                           'x=1', 'y=2']
+
+
+@pytest.mark.parametrize('option', [
+    'randomness.seed=5', ' randomness.seed = 5',
+    'randomness=dict(seed=5, deterministic=False)'])
+def test_a_seed_in_cfg_options_is_refused(option, capsys):
+    parse_args = load_compare_tool().parse_args
+    # Before: every run trained with seed 5 and the table showed ±0.00 "over
+    # two seeds".
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(['a.py', 'b.py', '--seeds', '0', '1', '--cfg-options',
+                    'train_cfg.max_epochs=2', option])
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert f'--cfg-options {option} sets the seed' in message
+    assert 'own seed from --seeds' in message
+    with pytest.raises(ValueError, match='Pass the seeds as --seeds'):
+        check_cfg_options([option])
+    # Other randomness options are the user's.
+    check_cfg_options(['randomness.deterministic=True',
+                       'randomness.diff_rank_seed=True',
+                       'randomness=dict(diff_rank_seed=True)'])
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+TOY_CONFIG = ("model = dict(type='Net', width=8)\n"
+              "optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1))\n"
+              'train_cfg = dict(max_epochs=3)\n')
+
+
+def finished_run(run_dir: Path, task: TrainTask, gpus: int = 1):
+    """A run folder as compare leaves it: the record, a checkpoint and the
+    final epoch's metrics."""
+    write_run_record(run_dir, run_record(task.config, [], task.seed, gpus,
+                                         task.resolved))
+    write_compare_side(run_dir.parent, {task.seed: {'reid/mAP': 1.0}},
+                       epochs=3)
+    (run_dir / 'epoch_3.pth').write_bytes(b'')
+
+
+def test_a_folder_trained_with_another_config_is_refused(tmp_path):
+    config = write_config(tmp_path / 'toy.py', TOY_CONFIG)
+    out = tmp_path / 'out'
+    tasks = plan_runs([str(config)], NAMES[:1], [0, 1], out, [])
+    assert tasks[0].resolved['optim_wrapper.optimizer.lr'] == 0.1
+    assert tasks[1].resolved['randomness.seed'] == 1
+    for task in tasks:
+        finished_run(task.run_dir, task)
+    # The same config again: reused, nothing to refuse.
+    assert [t.run_dir for t in plan_runs([str(config)], NAMES[:1], [0, 1],
+                                         out, [])] == [
+                                             t.run_dir for t in tasks]
+    # Before: "finished run found, reusing it", and the old numbers in a
+    # table that says lr=0.5.
+    with pytest.raises(ValueError) as error:
+        plan_runs([str(config)], NAMES[:1], [0, 1], out,
+                  ['optim_wrapper.optimizer.lr=0.5'])
+    message = str(error.value)
+    for seed in (0, 1):
+        assert (f'{out / "toy" / f"seed_{seed}"}: '
+                'optim_wrapper.optimizer.lr: 0.1 -> 0.5 (recorded in') in (
+                    message)
+    assert 'Use another --work-dir for this configuration, or delete' in (
+        message)
+    # An edited config file is another config too; so are more processes.
+    write_config(config, TOY_CONFIG.replace('width=8', 'width=16'))
+    with pytest.raises(ValueError, match=r'model.width: 8 -> 16'):
+        plan_runs([str(config)], NAMES[:1], [0], out, [])
+    write_config(config, TOY_CONFIG)
+    with pytest.raises(ValueError, match=r'--gpus: 1 -> 8'):
+        plan_runs([str(config)], NAMES[:1], [0], out, [], gpus=8)
+
+
+def test_an_interrupted_run_resumes_only_with_its_own_config(tmp_path):
+    config = write_config(tmp_path / 'toy.py', TOY_CONFIG)
+    out = tmp_path / 'out'
+    task, = plan_runs([str(config)], NAMES[:1], [0], out, [])
+    # Killed after epoch 1: a checkpoint, no final evaluation.
+    write_run_record(task.run_dir, run_record(config, [], 0, 1,
+                                              task.resolved))
+    (task.run_dir / 'epoch_1.pth').write_bytes(b'')
+    (task.run_dir / 'last_checkpoint').write_text(
+        str(task.run_dir / 'epoch_1.pth'))
+    assert plan_runs([str(config)], NAMES[:1], [0], out, [])[0].run_dir == (
+        task.run_dir)
+    with pytest.raises(ValueError, match='train_cfg.max_epochs: 3 -> 4'):
+        plan_runs([str(config)], NAMES[:1], [0], out,
+                  ['train_cfg.max_epochs=4'])
+    # An empty folder (or none) holds nothing to protect.
+    check_run_folder(tmp_path / 'empty', task.resolved, 1)
+
+
+def test_a_folder_without_record_is_checked_by_its_logged_command(
+        tmp_path):
+    """Runs of an earlier compare have no record; the command it logged in
+    train_output.log shows the --cfg-options they were trained with."""
+    config = write_config(tmp_path / 'toy.py', TOY_CONFIG)
+    task, = plan_runs([str(config)], NAMES[:1], [0], tmp_path / 'out', [])
+    task.run_dir.mkdir(parents=True)
+    (task.run_dir / 'epoch_1.pth').write_bytes(b'')
+    (task.run_dir / 'train_output.log').write_text(
+        f'$ python tools/train.py {config} --work-dir {task.run_dir} '
+        "--cfg-options randomness.seed=0 'train_cfg.max_epochs=3'\n"
+        'Epoch(train) [1][1/4] ...\n'
+        f'$ python tools/train.py {config} --work-dir {task.run_dir} '
+        '--cfg-options randomness.seed=0 train_cfg.max_epochs=3 --resume\n')
+    assert not (task.run_dir / RUN_RECORD).exists()
+    check_run_folder(task.run_dir, task.resolved, 1,
+                     ['train_cfg.max_epochs=3'])
+    with pytest.raises(ValueError) as error:
+        check_run_folder(task.run_dir, task.resolved, 2,
+                         ['optim_wrapper.optimizer.lr=0.5'])
+    assert (f'{task.run_dir}: --cfg-options optim_wrapper.optimizer.lr: '
+            '(not given) -> 0.5; --cfg-options train_cfg.max_epochs: 3 -> '
+            '(not given); --gpus: 1 -> 2 (from the command in '
+            f'{task.run_dir / "train_output.log"}; the folder has no record '
+            'of the config itself)') in str(error.value)
+    # Nothing logged and no record: nothing to check against.
+    (task.run_dir / 'train_output.log').unlink()
+    check_run_folder(task.run_dir, task.resolved, 1,
+                     ['optim_wrapper.optimizer.lr=0.5'])
+
+
+def flat(text: str) -> dict:
+    namespace = {}
+    exec(text, {}, namespace)
+    return flat_config(namespace)
+
+
+BASELINE = flat("""
+model = dict(type='Net', width=8)
+custom_imports = dict(imports=['my_modules'])
+optim_wrapper = dict(
+    optimizer=dict(type='Adam', lr=0.1, betas=(0.9, 0.99)),
+    paramwise_cfg=dict(custom_keys={'head.fc': dict(lr_mult=0.1)}))
+work_dir = 'work_dirs/baseline'
+randomness = dict(seed=0)
+""")
+
+
+def test_a_gc_only_twin_passes_the_twin_check():
+    twin = flat("""
+model = dict(type='Net', width=8)
+custom_imports = dict(imports=['my_modules', 'mmgc'])
+optim_wrapper = dict(
+    constructor='GCOptimWrapperConstructor',
+    optimizer=dict(type='Adam_GCC2', lr=0.1, betas=(0.9, 0.99)),
+    paramwise_cfg=dict(
+        gc_conv_only=True, gc_module_types=['Conv2d'],
+        custom_keys={'head.fc': dict(lr_mult=0.1, use_gc=False)}))
+work_dir = 'work_dirs/twin'
+experiment_name = 'twin'
+randomness = dict(seed=3)
+""")
+    assert twin_differences(BASELINE, twin) == []
+    for name, base in (('SGD_GC', 'SGD'), ('SGDW_GCC', 'SGDW'),
+                       ('Adam_GCC2', 'Adam'), ('AdamW_GC2', 'AdamW'),
+                       ('GCAdamW', 'AdamW'), ('GCSGD', 'SGD'),
+                       ('GCRAdam', 'RAdam'), ('Adagrad_GCC', 'Adagrad'),
+                       ('Ranger', 'Ranger'), ('SGD', 'SGD')):
+        assert gc_base_type(name) == base
+
+
+def test_a_twin_that_changes_more_than_gc_is_named_key_by_key():
+    twin = flat("""
+model = dict(type='Net', width=16)
+custom_imports = dict(imports=['my_modules', 'mmgc'])
+optim_wrapper = dict(
+    optimizer=dict(type='SGD_GCC', lr=0.5, momentum=0.9),
+    paramwise_cfg=dict(custom_keys={'head.fc': dict(lr_mult=1.0)}))
+train_dataloader = dict(batch_size=32)
+""")
+    assert twin_differences(BASELINE, twin) == [
+        ('model.width', 8, 16),
+        ('optim_wrapper.optimizer.betas.0', 0.9, '(absent)'),
+        ('optim_wrapper.optimizer.betas.1', 0.99, '(absent)'),
+        ('optim_wrapper.optimizer.betas.__len__', 2, '(absent)'),
+        ('optim_wrapper.optimizer.lr', 0.1, 0.5),
+        ('optim_wrapper.optimizer.momentum', '(absent)', 0.9),
+        # Adam -> SGD_GCC is another algorithm, not Adam with GC.
+        ('optim_wrapper.optimizer.type', 'Adam', 'SGD_GCC'),
+        ('optim_wrapper.paramwise_cfg.custom_keys.head.fc.lr_mult', 0.1,
+         1.0),
+        ('train_dataloader.batch_size', '(absent)', 32),
+    ]
+    # Another module imported besides mmgc is a difference too.
+    other = dict(BASELINE, **{'custom_imports.imports.0': 'other_modules'})
+    assert [key for key, _, _ in twin_differences(BASELINE, other)] == [
+        'custom_imports.imports.0']
+
+
+def test_the_gc_option_names_are_mmgcs():
+    from mmgc.engine.optim_wrapper_constructor import _GC_PARAMWISE_KEYS
+    from mmgc.optim.gc_group import GC_OPTION_NAMES
+    from mmgc.comparison.configs import (GC_OPTIMIZER_OPTIONS,
+                                         GC_PARAMWISE_OPTIONS)
+    assert GC_OPTIMIZER_OPTIONS == GC_OPTION_NAMES
+    assert GC_PARAMWISE_OPTIONS == _GC_PARAMWISE_KEYS
+
+
 def test_plan_runs_only_for_configs(tmp_path):
     config = tmp_path / 'toy_gc.py'
     config.write_text('train_cfg = dict(max_epochs=12)\n')
