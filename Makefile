@@ -6,14 +6,6 @@ PYTHON := .venv/bin/python
 # oldest stacks); `make compat` runs every entry.
 COMPAT_CI_ENTRIES := py38-torch2.0 py310-torch2.1
 
-# The fast lane: optimizers, kernels, constructor, compat, metrics and
-# configs; under 90 s on 2 cores (the full suite takes several minutes).
-FAST_TESTS := tests/test_paper_optimizers.py tests/test_gc_optimizers.py \
-	tests/test_lookahead_ranger.py tests/test_foreach.py \
-	tests/test_constructor.py tests/test_compat.py tests/test_reid_metric.py \
-	tests/test_comparison.py tests/test_tool_setup.py \
-	tests/test_detection_configs.py tests/test_toy_data.py
-
 .PHONY: setup demo test test-fast compat compat-ci
 
 setup:
@@ -31,15 +23,19 @@ demo: setup
 test: setup
 	$(PYTHON) -m pytest tests
 
-# Sets up only when there is no venv yet (a full setup check takes a minute).
+# The fast lane, the tests marked `fast` (optimizers, kernels, constructor,
+# compat, metrics, configs, tools): under 90 s on 2 cores, where the full
+# suite takes several minutes. Sets up only when there is no venv yet (a full
+# setup check takes a minute).
 test-fast: | $(PYTHON)
-	$(PYTHON) -m pytest -q $(FAST_TESTS)
+	$(PYTHON) -m pytest -q -m fast tests
 
 $(PYTHON):
 	bash tools/setup_env.sh
 
 # mmgc installed into user-like environments (Python 3.8-3.12, torch
-# 2.0-2.14, ...), each running the test lanes it supports; prints the table.
+# 2.0-2.14, ...), each running the test lanes it supports; prints the table
+# and writes it to docs/support_matrix.md.
 compat:
 	python3 tools/compat_matrix.py
 

@@ -15,6 +15,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
+from mmgc.datasets import ToyCocoSettings, generate_toy_coco
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTS_DIR = REPO_ROOT / 'tests'
 PYTHON = sys.executable
@@ -25,13 +27,12 @@ TOY_FASTER_GC = (
 TOY_MASK = REPO_ROOT / 'configs/toy/mask-rcnn_toy-r18_fpn_1x_toycoco.py'
 TOY_MASK_GC = REPO_ROOT / 'configs/toy/mask-rcnn_toy-r18_fpn_gc_1x_toycoco.py'
 
+#: A few toy images, enough for a handful of iterations.
+TINY_TOY_COCO = ToyCocoSettings(num_train=16, num_val=8)
 
-def make_tiny_toy_data(out_dir: Path, num_train: int = 16,
-                       num_val: int = 8) -> Path:
-    """A few toy images, enough for a handful of iterations."""
-    from mmgc.datasets import ToyCocoSettings, generate_toy_coco
-    generate_toy_coco(out_dir,
-                      ToyCocoSettings(num_train=num_train, num_val=num_val))
+
+def make_tiny_toy_data(out_dir: Path) -> Path:
+    generate_toy_coco(out_dir, TINY_TOY_COCO)
     return out_dir
 
 

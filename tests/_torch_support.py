@@ -5,6 +5,10 @@ that range skips on older releases, saying which feature and release.
 """
 import functools
 import inspect
+import subprocess
+import sys
+import tempfile
+import textwrap
 
 import pytest
 import torch
@@ -44,3 +48,44 @@ def skip_unless_cpu_kernels_support(dtype: torch.dtype) -> None:
     if not cpu_kernels_support(dtype):
         pytest.skip(f'torch {torch.__version__} has no CPU kernels for '
                     f'optimizer steps in {dtype}')
+
+
+@functools.lru_cache(maxsize=None)
+def fsdp1_runs_on_cpu() -> bool:
+    """Whether torch FSDP1 trains on the CPU: torch 2.0's FSDP1 computes on
+    CUDA only, 2.1's asks the CPU for streams it does not have. Found out
+    by doing it, with one process in a fresh interpreter."""
+    with tempfile.TemporaryDirectory() as folder:
+        code = textwrap.dedent(f"""
+            import torch, torch.distributed as dist
+            from torch.distributed.fsdp import FullyShardedDataParallel
+            dist.init_process_group('gloo', init_method='file://{folder}/pg',
+                                    rank=0, world_size=1)
+            model = FullyShardedDataParallel(torch.nn.Linear(2, 2),
+                                             device_id=torch.device('cpu'))
+            model(torch.ones(1, 2)).sum().backward()
+            dist.destroy_process_group()
+            """)
+        return subprocess.run([sys.executable, '-c', code],
+                              capture_output=True, timeout=300).returncode == 0
+
+
+def skip_unless_fsdp1_runs_on_cpu() -> None:
+    if not fsdp1_runs_on_cpu():
+        pytest.skip(f'torch {torch.__version__}: FSDP1 does not run on the '
+                    'CPU (torch 2.0 computes on CUDA only, 2.1 lacks CPU '
+                    'streams), nothing to shard here')
+
+
+def fsdp2_available() -> bool:
+    """FSDP2 as torch.distributed.fsdp.fully_shard (torch >= 2.6; torch 2.0
+    and 2.1 have FSDP1 only)."""
+    import torch.distributed.fsdp as fsdp
+    return hasattr(fsdp, 'fully_shard')
+
+
+def skip_unless_fsdp2() -> None:
+    if not fsdp2_available():
+        pytest.skip(f'FSDP2 (torch.distributed.fsdp.fully_shard) needs torch '
+                    f'>= 2.6; the installed torch {torch.__version__} has '
+                    'only FSDP1')

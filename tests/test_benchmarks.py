@@ -4,6 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# benchmark_optimizers.py builds torchvision's ResNet-18, benchmark_training.py
+# mmdet's Faster R-CNN.
+pytestmark = [pytest.mark.tools, pytest.mark.detection]
+
 REPO = Path(__file__).resolve().parents[1]
 
 

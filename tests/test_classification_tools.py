@@ -21,17 +21,13 @@ from mmgc.datasets import (TOY_CLS_CLASSES, ToyClsSettings,
                            draw_toy_cls_image, generate_toy_cls)
 from _det_utils import PYTHON, REPO_ROOT, run_tool
 
+pytestmark = [pytest.mark.classification]
+
 TOY = REPO_ROOT / 'configs/classification/toy/resnet18-w16_1xb64_toycls.py'
 TOY_GC = (
     REPO_ROOT / 'configs/classification/toy/resnet18-w16_gc_1xb64_toycls.py')
-TINY = ToyClsSettings(num_train_per_class=8, num_val_per_class=4)
-
-
-@pytest.fixture(scope='module')
-def toy_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('toy_cls')
-    generate_toy_cls(root, TINY)
-    return root
+# What the toy_root fixture writes (conftest.py).
+TOY_DATA = ToyClsSettings(num_train_per_class=8, num_val_per_class=4)
 
 
 def data_options(root: Path):
@@ -50,18 +46,18 @@ TINY_SCHEDULE = [
 def test_generator_is_deterministic_and_refuses_to_mix_settings(
         toy_root, tmp_path):
     again = tmp_path / 'again'
-    generate_toy_cls(again, TINY)
+    generate_toy_cls(again, TOY_DATA)
     for name in ('meta/train.txt', 'meta/val.txt',
                  'train/star-outline/star-outline_00003.png',
                  'val/cross/cross_00001.png'):
         assert (again / name).read_bytes() == (toy_root / name).read_bytes()
     # Same settings again: nothing to do; other settings: refused.
-    generate_toy_cls(again, TINY)
+    generate_toy_cls(again, TOY_DATA)
     with pytest.raises(FileExistsError, match='--overwrite'):
         generate_toy_cls(again, ToyClsSettings(num_train_per_class=9,
                                                num_val_per_class=4))
     # The classes differ in what is drawn, not in noise alone.
-    images = [draw_toy_cls_image(TINY, 'train', label, 0)
+    images = [draw_toy_cls_image(TOY_DATA, 'train', label, 0)
               for label in range(len(TOY_CLS_CLASSES))]
     assert all(image.shape == (32, 32, 3) for image in images)
     assert len({image.tobytes() for image in images}) == len(images)
@@ -83,8 +79,8 @@ def test_mmpretrain_imagenet_class_reads_the_toy_dataset(toy_root):
         assert type(dataset) is ImageNet
         assert dataset.CLASSES == TOY_CLS_CLASSES
         datasets[split] = dataset
-    assert len(datasets['train']) == 10 * TINY.num_train_per_class
-    assert len(datasets['val']) == 10 * TINY.num_val_per_class
+    assert len(datasets['train']) == 10 * TOY_DATA.num_train_per_class
+    assert len(datasets['val']) == 10 * TOY_DATA.num_val_per_class
     for info in datasets['train'].load_data_list():
         folder = Path(info['img_path']).parent.name
         assert TOY_CLS_CLASSES[info['gt_label']] == folder
@@ -165,5 +161,5 @@ def test_test_tool_evaluates_a_toy_checkpoint(compare_training, toy_root,
     import pickle
     with open(tmp_path / 'predictions.pkl', 'rb') as f:
         predictions = pickle.load(f)
-    assert len(predictions) == 10 * TINY.num_val_per_class
+    assert len(predictions) == 10 * TOY_DATA.num_val_per_class
     assert np.all([p['pred_label'].numel() == 1 for p in predictions])

@@ -16,6 +16,8 @@ from mmgc import compat, torch_compat
 from mmgc.optim.gc_wrapped import gc_wrapped
 from mmgc.optim.gc_radam import GCRAdam
 
+pytestmark = [pytest.mark.optim, pytest.mark.fast]
+
 
 @pytest.mark.parametrize('module, kernel', [
     ('adam', '_single_tensor_adam'),

@@ -15,8 +15,11 @@ from mmengine.registry import OPTIMIZERS, init_default_scope
 from _config_diff import flatten
 import mmgc  # noqa: F401
 from mmgc.datasets import TOY_COCO_CLASSES, missing_dataset_files
-from _det_utils import REPO_ROOT, make_tiny_toy_data
+from _det_utils import REPO_ROOT, TINY_TOY_COCO
 
+pytestmark = [pytest.mark.detection, pytest.mark.fast]
+
+TOY_DATA = TINY_TOY_COCO  # what the toy_root fixture writes (conftest.py)
 CONFIG_DIRS = ('configs/faster_rcnn', 'configs/mask_rcnn', 'configs/toy')
 CONFIGS = sorted(p for d in CONFIG_DIRS for p in (REPO_ROOT / d).glob('*.py'))
 GC_CONFIGS = [p for p in CONFIGS if '_gc_' in p.name]
@@ -32,11 +35,6 @@ TWIN_OF = {baseline_of(g): g for g in GC_CONFIGS}
 
 def load(path: Path) -> Config:
     return Config.fromfile(str(path))
-
-
-@pytest.fixture(scope='module')
-def toy_root(tmp_path_factory):
-    return make_tiny_toy_data(tmp_path_factory.mktemp('toy_coco'))
 
 
 def test_the_config_set_covers_every_paper_row():

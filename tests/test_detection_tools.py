@@ -13,18 +13,16 @@ import pytest
 import torch
 
 from _det_utils import (PYTHON, TESTS_DIR, TOY_FASTER_GC,
-                        TOY_MASK, TOY_MASK_GC, data_root_options,
-                        make_tiny_toy_data, run_tool, tiny_schedule_options)
+                        TOY_MASK, TOY_MASK_GC, TINY_TOY_COCO,
+                        data_root_options, run_tool, tiny_schedule_options)
 
+pytestmark = [pytest.mark.detection]
+
+TOY_DATA = TINY_TOY_COCO  # what the toy_root fixture writes (conftest.py)
 COCO_BOX_KEYS = [
     'coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75',
     'coco/bbox_mAP_s', 'coco/bbox_mAP_m', 'coco/bbox_mAP_l'
 ]
-
-
-@pytest.fixture(scope='module')
-def toy_root(tmp_path_factory):
-    return make_tiny_toy_data(tmp_path_factory.mktemp('toy_coco'))
 
 
 def train(config: Path, work_dir: Path, toy_root: Path, *extra: str):

@@ -10,6 +10,8 @@ from mmgc.optim.gc_ops import centralize
 from mmgc.optim.gc_radam import GCRAdam
 from mmgc.optim.gc_sgd import GCSGD
 
+pytestmark = [pytest.mark.optim, pytest.mark.fast]
+
 DTYPES = (torch.float32, torch.float64)
 
 # (mmgc class, torch class, hyper-parameters); every case runs 20 steps.

@@ -15,6 +15,8 @@ from mmgc.optim.gc_sgd import GCSGD
 from mmgc.optim.lookahead import Lookahead
 from mmgc.optim.ranger import Ranger
 
+pytestmark = [pytest.mark.optim, pytest.mark.fast]
+
 
 def make_params(seed=0, dtype=torch.float32):
     g = torch.Generator().manual_seed(seed)

@@ -15,6 +15,8 @@ from torch.utils.data import Dataset
 
 import mmgc  # noqa: F401
 
+pytestmark = [pytest.mark.detection]
+
 GC_FASTER_RCNN = textwrap.dedent("""
     _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
     custom_imports = dict(imports=['mmgc'], allow_failed_imports=False)

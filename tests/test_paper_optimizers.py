@@ -18,6 +18,8 @@ from _torch_support import skip_unless_cpu_kernels_support
 from mmgc.optim import (PAPER_OPTIMIZERS, SGD_GC, SGD_GCC, SGDW_GC, Adagrad_GC,
                         Adagrad_GCC, Adam_GC, Adam_GC2, AdamW_GC2, centralize)
 
+pytestmark = [pytest.mark.optim, pytest.mark.fast]
+
 OPTIMIZERS = {cls.__name__: cls for cls in PAPER_OPTIMIZERS}
 
 

@@ -21,6 +21,8 @@ import mmgc  # noqa: F401
 from mmgc.reid import (Market1501Dataset, PKBatchSampler,
                        generate_toy_market1501)
 
+pytestmark = [pytest.mark.reid]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / 'configs' / 'reid'
 PAPER_PAIRS = [(f'bot_r{d}-last-stride1_adam_1xb64-120e_market1501.py',

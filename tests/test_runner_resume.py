@@ -15,6 +15,8 @@ from torch.utils.data import Dataset
 import mmgc  # noqa: F401
 from mmgc.torch_compat import torch_version_at_least
 
+pytestmark = [pytest.mark.optim]
+
 
 class TinyNet(BaseModel):
 

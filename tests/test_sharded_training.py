@@ -1,16 +1,22 @@
 """The toy detector trained with sharded parameters through tools/train.py:
 FlexibleRunner + GCFSDPStrategy (torch FSDP1) + SGD_GC on 2 CPU processes."""
 
+import pytest
 import torch
 
 from _det_utils import (PYTHON, REPO_ROOT, TESTS_DIR, data_root_options,
                         make_tiny_toy_data, run_tool, tiny_schedule_options)
+from _torch_support import skip_unless_fsdp1_runs_on_cpu
+
+# A toy detector (mmdet) trained by FlexibleRunner (mmengine >= 0.8).
+pytestmark = [pytest.mark.sharded, pytest.mark.detection]
 
 TOY_FSDP = (REPO_ROOT /
             'configs/sharded/faster-rcnn_toy-r18_fpn_gc-fsdp_1x_toycoco.py')
 
 
 def test_fsdp_toy_detector_trains_with_exact_gc(tmp_path, free_port):
+    skip_unless_fsdp1_runs_on_cpu()
     data = make_tiny_toy_data(tmp_path / 'data')
     config = tmp_path / 'fsdp_toy.py'
     config.write_text(

@@ -9,6 +9,8 @@ from mmgc.engine.tool_setup import (add_common_arguments, load_config,
                                     parse_tool_args, setup_cpu_distributed,
                                     tool_parser)
 
+pytestmark = [pytest.mark.tools, pytest.mark.fast]
+
 
 def parser():
     parser = tool_parser('a tool', 'config file')

@@ -7,8 +7,12 @@ the stack a user would have *before* adding mmgc. The runner then
 1. records ``pip freeze``, installs the checkout with a plain
    ``pip install .[extras]`` (as a user would) and checks that this changed
    nothing but mmgc itself;
-2. runs the test lanes the entry supports against the installed package;
-3. prints one table: entry, install ok, tests passed/failed/skipped.
+2. runs the test lanes the entry supports against the installed package:
+   the lanes are pytest markers (pyproject.toml), each entry selects them
+   with a marker expression (``pytest -m``);
+3. prints one table: entry, install ok, tests passed/failed/skipped, and
+   writes it with the skip reasons and failures to docs/support_matrix.md
+   (and .json, which later runs of other entries update, not replace).
 
 Usage::
 
@@ -25,7 +29,10 @@ development wheel). Exit status: 0 when every entry installed cleanly and
 every lane passed.
 """
 import argparse
+import collections
+import datetime
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -35,33 +42,11 @@ import xml.etree.ElementTree as ET
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, 'docs', 'support_matrix')  # .md and .json
 
-#: Test files of each lane.
-LANES: Dict[str, List[str]] = {
-    # optimizers, kernels, GC-for-any-optimizer constructor, mmengine Runner
-    'optim': [
-        'tests/test_paper_optimizers.py', 'tests/test_gc_optimizers.py',
-        'tests/test_lookahead_ranger.py', 'tests/test_foreach.py',
-        'tests/test_constructor.py', 'tests/test_runner_resume.py',
-        'tests/test_compat.py'
-    ],
-    # real mmdet models, pipelines, COCO evaluation, the tools
-    'detection': [
-        'tests/test_mmdet_integration.py',
-        'tests/test_constructor_openmmlab.py',
-        'tests/test_detection_configs.py', 'tests/test_detection_tools.py'
-    ],
-    'reid': [
-        'tests/test_reid.py', 'tests/test_reid_data.py',
-        'tests/test_reid_metric.py', 'tests/test_reid_model.py'
-    ],
-    # mmpretrain models and datasets, the toy pair through the tools
-    'classification': [
-        'tests/test_classification_configs.py',
-        'tests/test_classification_tools.py'
-    ],
-}
-
+#: The lanes that need nothing but torch and mmengine: every lane but those
+#: named after what they need besides (pyproject.toml, pytest markers).
+TORCH_AND_MMENGINE_LANES = 'not (detection or reid or classification)'
 
 class Entry(NamedTuple):
     name: str
@@ -71,7 +56,8 @@ class Entry(NamedTuple):
     #: mmcv version to build with compiled ops against the entry's torch
     mmcv: Optional[str]
     extras: str
-    lanes: Tuple[str, ...]
+    #: the lanes it runs: a pytest marker expression ('' for every lane)
+    tests: str
     #: a toy Faster R-CNN SGD vs SGD_GC comparison through tools/compare.py
     toy_compare: bool
     note: str
@@ -83,18 +69,17 @@ MATRIX: List[Entry] = [
            # mmengine < 0.10.2 calls yapf's FormatCode(verify=...), removed
            # in yapf 0.40.2
            'yapf==0.40.1'),
-          None, '', ('optim', ), False,
+          None, '', TORCH_AND_MMENGINE_LANES, False,
           'floors: Python 3.8, torch 2.0, numpy 1.24, mmengine 0.7.1'),
     Entry('py310-torch2.1', '3.10',
           ('torch==2.1.2', 'numpy==1.26.4', 'mmengine==0.10.3'),
-          None, '', ('optim', ), False,
+          None, '', TORCH_AND_MMENGINE_LANES, False,
           'the torch of most mmdet 3.3 installations'),
     Entry('py38-torch2.0-mmdet3.0', '3.8',
           ('torch==2.0.1', 'torchvision==0.15.2', 'numpy==1.24.4',
            'mmengine==0.8.0', 'yapf==0.40.1', 'mmdet==3.0.0',
            'mmpretrain==1.0.0', 'pycocotools', 'matplotlib'),
-          '2.0.1', '[detection,classification]',
-          ('optim', 'detection', 'classification'), True,
+          '2.0.1', '[detection,classification]', 'not reid', True,
           'floors of the full lane: mmdet 3.0.0, mmcv 2.0.1, mmpretrain 1.0.0 '
           '(it needs mmengine 0.8); no ReID lane: mmdet 3.0 has no ReID '
           'models'),
@@ -102,13 +87,12 @@ MATRIX: List[Entry] = [
           ('torch==2.1.2', 'torchvision==0.16.2', 'numpy==1.26.4',
            'mmengine==0.10.3', 'mmdet==3.3.0', 'mmpretrain==1.2.0',
            'pycocotools', 'matplotlib'),
-          '2.1.0', '[detection,reid,classification]',
-          ('optim', 'detection', 'reid', 'classification'), True,
+          '2.1.0', '[detection,reid,classification]', '', True,
           'full lane: mmcv 2.1.0 built against torch 2.1.2'),
     Entry('py312-torch2.14', '3.12',
           ('torch==2.14.1', 'numpy>=2', 'mmengine==0.10.7',
            'setuptools<81'),
-          None, '', ('optim', ), False,
+          None, '', TORCH_AND_MMENGINE_LANES, False,
           'ceilings: Python 3.12, torch 2.14, numpy 2'),
 ]
 
@@ -179,21 +163,33 @@ def changed_packages(before: Dict[str, str],
     return changes
 
 
+class LaneOutcome(NamedTuple):
+    passed: int
+    failed: int  # failures and errors
+    skipped: int
+    #: skip message -> number of tests skipped with it
+    skip_reasons: Dict[str, int]
+    #: ids of the failed tests
+    failures: List[str]
+
+
 class Result(NamedTuple):
     entry: str
     versions: str
     install: str
-    passed: int
-    failed: int
-    skipped: int
+    tests: str  # the marker expression
+    outcome: LaneOutcome
     toy: str
     minutes: float
+    date: str
+    commit: str
 
 
-def junit_counts(path: str) -> Tuple[int, int, int]:
-    """(passed, failed + errors, skipped) of a pytest junit xml file."""
+def junit_outcome(path: str) -> LaneOutcome:
+    """Counts, skip reasons and failed tests of a pytest junit xml file."""
     if not os.path.exists(path):
-        return 0, 1, 0
+        return LaneOutcome(0, 1, 0, {},
+                           ['pytest wrote no report: see the log'])
     root = ET.parse(path).getroot()
     suites = [root] if root.tag == 'testsuite' else list(root)
     tests = failed = skipped = 0
@@ -201,7 +197,28 @@ def junit_counts(path: str) -> Tuple[int, int, int]:
         tests += int(suite.get('tests', 0))
         failed += int(suite.get('failures', 0)) + int(suite.get('errors', 0))
         skipped += int(suite.get('skipped', 0))
-    return tests - failed - skipped, failed, skipped
+    reasons = collections.Counter()
+    failures = []
+    for case in root.iter('testcase'):
+        test_id = f'{case.get("classname")}::{case.get("name")}'
+        for child in case:
+            if child.tag == 'skipped':
+                reasons[child.get('message', '').strip()] += 1
+            elif child.tag in ('failure', 'error'):
+                failures.append(test_id)
+    return LaneOutcome(tests - failed - skipped, failed, skipped,
+                       dict(reasons.most_common()), failures)
+
+
+def checkout_commit() -> str:
+    """The commit the tests ran from, with '+ uncommitted changes' when the
+    checkout had some."""
+    try:
+        return subprocess.check_output(
+            ['git', 'describe', '--always', '--dirty= + uncommitted changes'],
+            cwd=REPO, text=True, stderr=subprocess.DEVNULL).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return '?'
 
 
 def stack_versions(python: str) -> str:
@@ -282,9 +299,8 @@ def install_mmgc(python: str, entry: Entry, log_file) -> str:
     return 'ok'
 
 
-def run_lanes(python: str, entry: Entry, work_dir: str, log_file) -> Tuple[
-        int, int, int]:
-    files = [f for lane in entry.lanes for f in LANES[lane]]
+def run_lanes(python: str, entry: Entry, work_dir: str,
+              log_file) -> LaneOutcome:
     junit = os.path.join(work_dir, 'junit.xml')
     if os.path.exists(junit):
         os.remove(junit)
@@ -292,9 +308,10 @@ def run_lanes(python: str, entry: Entry, work_dir: str, log_file) -> Tuple[
     # checkout on sys.path, and the tests must import the installed mmgc.
     pytest = os.path.join(os.path.dirname(python), 'pytest')
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE='1')
+    select = ['-m', entry.tests] if entry.tests else []
     run([pytest, '-q', '-p', 'no:cacheprovider', f'--junitxml={junit}'] +
-        files, log_file, env=env)
-    return junit_counts(junit)
+        select + ['tests'], log_file, env=env)
+    return junit_outcome(junit)
 
 
 def run_toy_compare(python: str, work_dir: str, log_file) -> str:
@@ -314,11 +331,16 @@ def run_toy_compare(python: str, work_dir: str, log_file) -> str:
     return 'ok'
 
 
+def describe_tests(expression: str) -> str:
+    return f'-m "{expression}"' if expression else 'every lane'
+
+
 def print_table(results: List[Result]) -> None:
     header = ('entry', 'stack', 'install', 'passed', 'failed', 'skipped',
               'toy compare', 'min')
-    rows = [(r.entry, r.versions, r.install, str(r.passed), str(r.failed),
-             str(r.skipped), r.toy, f'{r.minutes:.1f}') for r in results]
+    rows = [(r.entry, r.versions, r.install, str(r.outcome.passed),
+             str(r.outcome.failed), str(r.outcome.skipped), r.toy,
+             f'{r.minutes:.1f}') for r in results]
     widths = [max(len(row[i]) for row in rows + [header])
               for i in range(len(header))]
 
@@ -332,6 +354,76 @@ def print_table(results: List[Result]) -> None:
         print(line(row))
 
 
+def result_record(result: Result) -> dict:
+    record = result._asdict()
+    record['outcome'] = result.outcome._asdict()
+    record['minutes'] = round(result.minutes, 1)
+    return record
+
+
+def results_markdown(records: Dict[str, dict]) -> str:
+    """The results file: one row per entry of the matrix, then the skip
+    reasons and failures of each."""
+    out = [
+        '# Support matrix results',
+        '',
+        'Written by `tools/compat_matrix.py` (`make compat`, `make '
+        'compat-ci`) after each run; do not edit. Each entry is a fresh '
+        'virtual environment with the stack a user has, mmgc installed into '
+        'it with `pip install`, and the test lanes (pytest markers, see '
+        '`pyproject.toml`) its stack supports. An entry keeps the result '
+        'of its last run; the machine-readable form is '
+        '[`support_matrix.json`](support_matrix.json).',
+        '',
+        '| entry | stack | tests | pip install | passed | failed | skipped '
+        '| toy compare | minutes | run on | commit |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
+    ]
+    for entry in MATRIX:
+        r = records.get(entry.name)
+        if r is None:
+            out.append(f'| `{entry.name}` | Python {entry.python}: '
+                       f'{", ".join(entry.stack)} | '
+                       f'{describe_tests(entry.tests)} | not run yet '
+                       '| | | | | | | |')
+            continue
+        o = r['outcome']
+        out.append(
+            f'| `{entry.name}` | {r["versions"]} | '
+            f'{describe_tests(r["tests"])} | {r["install"]} | {o["passed"]} '
+            f'| {o["failed"]} | {o["skipped"]} | {r["toy"]} | '
+            f'{r["minutes"]} | {r["date"]} | {r["commit"]} |')
+    for entry in MATRIX:
+        r = records.get(entry.name)
+        if r is None or not (r['outcome']['skip_reasons']
+                             or r['outcome']['failures']):
+            continue
+        out += ['', f'## `{entry.name}`', '']
+        for reason, count in r['outcome']['skip_reasons'].items():
+            out.append(f'- skipped ({count}): {reason}')
+        for test_id in r['outcome']['failures']:
+            out.append(f'- failed: `{test_id}`')
+    return '\n'.join(out) + '\n'
+
+
+def write_results(results: List[Result], path: str = RESULTS) -> None:
+    """Update the results of the entries that ran in ``path``.json (the
+    others keep their last run) and write ``path``.md from it."""
+    records = {}
+    if os.path.exists(path + '.json'):
+        with open(path + '.json') as f:
+            records = json.load(f)
+    records.update({r.entry: result_record(r) for r in results})
+    order = [e.name for e in MATRIX]
+    records = {name: records[name] for name in order if name in records}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + '.json', 'w') as f:
+        json.dump(records, f, indent=2)
+        f.write('\n')
+    with open(path + '.md', 'w') as f:
+        f.write(results_markdown(records))
+
+
 def run_entry(entry: Entry, env_dir: str, work_dir: str,
               fresh: bool) -> Result:
     """Build one entry's environment, install mmgc, run its lanes (and the
@@ -340,23 +432,27 @@ def run_entry(entry: Entry, env_dir: str, work_dir: str,
     os.makedirs(work_dir, exist_ok=True)
     log_path = os.path.join(work_dir, 'log.txt')
     start = time.time()
+    date = datetime.date.today().isoformat()
+    commit = checkout_commit()
     log(f'{name}: building the environment (log: {log_path})')
     with open(log_path, 'w') as log_file:
         try:
             python = build_entry(entry, env_dir, log_file, fresh)
         except (RuntimeError, FileNotFoundError) as error:
             log(f'{name}: {error}')
-            return Result(name, '?', f'setup failed: {error}', 0, 0, 0, '-',
-                          (time.time() - start) / 60)
+            return Result(name, '?', f'setup failed: {error}', entry.tests,
+                          LaneOutcome(0, 0, 0, {}, []), '-',
+                          (time.time() - start) / 60, date, commit)
         install = install_mmgc(python, entry, log_file)
         log(f'{name}: pip install of mmgc: {install}; running '
-            f'{", ".join(entry.lanes)}')
-        passed, failed, skipped = run_lanes(python, entry, work_dir, log_file)
+            f'{describe_tests(entry.tests)}')
+        outcome = run_lanes(python, entry, work_dir, log_file)
         toy = run_toy_compare(python, work_dir,
                               log_file) if entry.toy_compare else '-'
-    log(f'{name}: {passed} passed, {failed} failed, {skipped} skipped')
-    return Result(name, stack_versions(python), install, passed, failed,
-                  skipped, toy, (time.time() - start) / 60)
+    log(f'{name}: {outcome.passed} passed, {outcome.failed} failed, '
+        f'{outcome.skipped} skipped')
+    return Result(name, stack_versions(python), install, entry.tests, outcome,
+                  toy, (time.time() - start) / 60, date, commit)
 
 
 def main(argv=None) -> int:
@@ -375,14 +471,17 @@ def main(argv=None) -> int:
                         help='delete each environment after its lanes ran '
                         '(keeps the logs); bounds the disk used to one '
                         'environment')
+    parser.add_argument('--results', default=RESULTS, metavar='PATH',
+                        help='where the results go: PATH.md and PATH.json '
+                        '(default: docs/support_matrix)')
     args = parser.parse_args(argv)
 
     if args.list:
         for e in MATRIX:
             print(f'{e.name:26s} Python {e.python}: {" ".join(e.stack)}'
-                  f'{" + mmcv " + e.mmcv if e.mmcv else ""}; lanes '
-                  f'{", ".join(e.lanes)}{", toy compare" if e.toy_compare else ""}'
-                  f' ({e.note})')
+                  f'{" + mmcv " + e.mmcv if e.mmcv else ""}; tests '
+                  f'{describe_tests(e.tests)}'
+                  f'{", toy compare" if e.toy_compare else ""} ({e.note})')
         return 0
     known = {e.name: e for e in MATRIX}
     names = args.entries or list(known)
@@ -398,6 +497,8 @@ def main(argv=None) -> int:
                 run_entry(known[name], env_dir,
                           os.path.join(args.envs_dir, name + '.work'),
                           args.fresh))
+            # After each entry: an interrupted run keeps what it measured.
+            write_results(results[-1:], args.results)
         finally:
             if args.remove_envs:
                 shutil.rmtree(env_dir, ignore_errors=True)
@@ -405,10 +506,12 @@ def main(argv=None) -> int:
 
     print()
     print_table(results)
-    ok = all(r.install == 'ok' and r.failed == 0 and r.passed > 0
-             and r.toy in ('ok', '-') for r in results)
-    print(f'\n{"all entries pass" if ok else "SOME ENTRIES FAILED"}; logs in '
-          f'{args.envs_dir}/<entry>.work/log.txt')
+    ok = all(r.install == 'ok' and r.outcome.failed == 0
+             and r.outcome.passed > 0 and r.toy in ('ok', '-')
+             for r in results)
+    print(f'\n{"all entries pass" if ok else "SOME ENTRIES FAILED"}; results '
+          f'in {args.results}.md, logs in {args.envs_dir}/<entry>.work/'
+          'log.txt')
     return 0 if ok else 1
 
 
