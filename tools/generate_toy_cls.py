@@ -44,7 +44,8 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=DEFAULTS.seed)
     parser.add_argument(
         '--overwrite', action='store_true',
-        help='replace data written earlier with other settings')
+        help='replace data written earlier, with other settings or the '
+        'same (to repair damaged files)')
     return parser.parse_args(argv)
 
 

@@ -5,7 +5,8 @@ Usage:
     python tools/generate_toy_data.py --out-dir data/my_toy --num-train 1000
 
 The output is deterministic: the same settings always give the same files.
-Re-running with the same settings does nothing; the toy configs in
+Re-running with the same settings does nothing (--overwrite writes the
+files again, e.g. to repair a damaged one); the toy configs in
 configs/toy/ read data/toy_coco/ (relative to the repository root, from where
 tools/train.py is run).
 """
@@ -40,7 +41,8 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=DEFAULTS.seed)
     parser.add_argument(
         '--overwrite', action='store_true',
-        help='replace data written earlier with other settings')
+        help='replace data written earlier, with other settings or the '
+        'same (to repair damaged files)')
     return parser.parse_args(argv)
 
 

@@ -1,18 +1,33 @@
-"""Check, before a Runner is built, that the dataset files of a config exist.
+"""Check, before a Runner is built, that the dataset files of a config exist
+and can be used.
 
 Without this, a missing COCO folder surfaces as a bare FileNotFoundError deep
-inside dataset construction, after the model has been built. Here the error
-names every missing path and says how to get the data: the command that
-writes the built-in toy dataset, or where COCO must be.
+inside dataset construction, after the model has been built, and a broken
+annotation file as a JSONDecodeError without its name, or not at all (mmdet
+drops annotations it cannot place). Here the error names every missing path
+or broken file and says how to get the data: the command that writes the
+built-in toy dataset, or where COCO must be. The content checks of each kind
+of data live beside this module: :mod:`.coco_checks` (detection),
+:mod:`.cls_checks` (classification) and :mod:`mmgc.reid.data_checks`
+(person re-identification).
 """
 import os
 import os.path as osp
-from typing import Iterable, List
+from pathlib import Path
+from typing import Dict, Iterable, List, Tuple
+
+from .cls_checks import (check_classification_files,
+                         check_classification_labels,
+                         is_classification_config)
+from .coco_checks import check_coco_classes, check_coco_file, read_json_file
+from .toy_common import rewrite_command
 
 TOY_DATA_COMMAND = 'python tools/generate_toy_data.py'
 COCO_LAYOUT = ('data/coco/annotations/instances_train2017.json, '
                'data/coco/annotations/instances_val2017.json, '
                'data/coco/train2017/ and data/coco/val2017/')
+COCO_ANNOTATIONS_URL = ('http://images.cocodataset.org/annotations/'
+                        'annotations_trainval2017.zip')
 
 # Which config entries each split reads.
 _SPLIT_KEYS = {
@@ -107,13 +122,40 @@ def _reads_coco(cfg, missing: List[str]) -> bool:
             or any('coco' in path for path in missing))
 
 
+def _reads_market1501(cfg, splits: Iterable[str]) -> bool:
+    return any(
+        str(dataset.get('type', '')).endswith('Market1501Dataset')
+        for split in splits
+        for _, dataset in _datasets(
+            (cfg.get(_SPLIT_KEYS[split][0]) or {}).get('dataset'),
+            _SPLIT_KEYS[split][0] + '.dataset'))
+
+
 def check_dataset_files(cfg, splits: Iterable[str] = ('train', 'val')):
-    """Raise FileNotFoundError, saying how to get the data, if any file or
-    folder the config reads for ``splits`` is missing."""
-    from .cls_checks import check_classification_files, \
-        is_classification_config
+    """Raise, saying how to get good data, if any file or folder the config
+    reads for ``splits`` is missing (FileNotFoundError) or cannot be used as
+    it is (ValueError: a broken annotation file, labels beyond the model's
+    classes, too few identities for the ReID batches)."""
+    splits = tuple(splits)
+    for split in splits:
+        if split not in _SPLIT_KEYS:
+            raise ValueError(f'Unknown split {split!r}; expected one of '
+                             f'{sorted(_SPLIT_KEYS)}.')
     if is_classification_config(cfg):  # mmpretrain datasets name no files
-        return check_classification_files(cfg, splits)
+        check_classification_files(cfg, splits)
+        check_classification_labels(cfg, splits)
+        return
+    if _reads_market1501(cfg, splits):
+        # Imported here: mmgc.reid needs mmdet >= 3.1, which ReID configs
+        # import anyway and detection configs may lack.
+        from mmgc.reid.data_checks import check_reid_data
+        check_reid_data(cfg, splits)
+        return
+    _check_files_exist(cfg, splits)
+    check_annotation_files(cfg, splits)
+
+
+def _check_files_exist(cfg, splits: Tuple[str, ...]) -> None:
     missing = missing_dataset_files(cfg, splits)
     if not missing:
         return
@@ -139,3 +181,132 @@ def check_dataset_files(cfg, splits: Iterable[str] = ('train', 'val')):
     raise FileNotFoundError(
         f'Dataset files of {getattr(cfg, "filename", "the config")} are '
         f'missing:\n{listing}\n{advice}\n{where}')
+
+
+def _datasets(dataset_cfg, key: str) -> List[Tuple[str, dict]]:
+    """(config key, config) of each dataset a dataset config builds, through
+    wrappers (RepeatDataset, ConcatDataset, ...)."""
+    if not isinstance(dataset_cfg, dict):
+        return []
+    found = []
+    if 'dataset' in dataset_cfg:
+        found += _datasets(dataset_cfg['dataset'], f'{key}.dataset')
+    for index, inner in enumerate(dataset_cfg.get('datasets') or []):
+        found += _datasets(inner, f'{key}.datasets[{index}]')
+    if 'dataset' not in dataset_cfg and 'datasets' not in dataset_cfg:
+        found.append((key, dataset_cfg))
+    return found
+
+
+def _coco_style_class(dataset_type):
+    """The mmdet dataset class ``dataset_type`` names if it reads its
+    annotation file the way CocoDataset does, else None."""
+    try:
+        from mmdet.datasets import CocoDataset
+        from mmdet.registry import DATASETS
+    except ImportError:  # no mmdet: nothing can build the dataset anyway
+        return None
+    if isinstance(dataset_type, str):
+        dataset_type = DATASETS.get(dataset_type.split('.')[-1])
+    if (isinstance(dataset_type, type)
+            and issubclass(dataset_type, CocoDataset)
+            and dataset_type.load_data_list is CocoDataset.load_data_list):
+        return dataset_type
+    return None
+
+
+def _toy_root_of(ann_file: str) -> str:
+    path = Path(ann_file)
+    root = path.parent.parent if path.parent.name == 'annotations' else (
+        path.parent)
+    return str(root)
+
+
+def toy_data_command(root: str) -> str:
+    """The command that writes the toy dataset of ``root`` again, with the
+    settings it was written with (its settings file) where it has one."""
+    from .toy_coco import META_FILE, ToyCocoSettings
+    return rewrite_command(
+        'tools/generate_toy_data.py', root, 'data/toy_coco', META_FILE,
+        ToyCocoSettings(), {'num_train': '--num-train',
+                            'num_val': '--num-val',
+                            'image_size': '--image-size', 'seed': '--seed'})
+
+
+def _annotation_advice(ann_file: str, classes) -> str:
+    """Where a good copy of ``ann_file`` comes from."""
+    from .toy_coco import TOY_COCO_CLASSES
+    if 'toy_coco' in ann_file or (classes is not None and tuple(classes)
+                                  == tuple(TOY_COCO_CLASSES)):
+        return ('It belongs to the built-in toy dataset; write the dataset '
+                'again (--overwrite replaces what is there) with:\n  '
+                + toy_data_command(_toy_root_of(ann_file)))
+    if 'coco' in ann_file.lower():
+        return (f'COCO 2017 annotation files come in {COCO_ANNOTATIONS_URL} '
+                '(https://cocodataset.org); download it again and extract '
+                f'it into data/coco/ ({COCO_LAYOUT}).')
+    return ('Copy or export the file again from where it came from, or '
+            'point ann_file of the config at a good copy.')
+
+
+def check_annotation_files(cfg, splits: Iterable[str]) -> None:
+    """Read every local JSON annotation file the config's datasets and
+    evaluators use for ``splits`` once, and raise a ValueError naming the
+    file when it cannot be used (see :mod:`.coco_checks`); COCO-style
+    datasets are also compared with their ``metainfo.classes``."""
+    # path -> [annotations needed?, COCO-style?, advice]
+    files: Dict[str, list] = {}
+    coco_datasets = []  # (key, config, class, path)
+
+    def use(path: str, needs_annotations: bool, coco_style: bool,
+            advice: str) -> None:
+        entry = files.setdefault(path, [False, False, advice])
+        entry[0] = entry[0] or needs_annotations
+        entry[1] = entry[1] or coco_style
+
+    for split in splits:
+        loader_key, evaluator_key, loop_key = _SPLIT_KEYS[split]
+        if loop_key and cfg.get(loop_key) is None:
+            continue
+        for key, dataset in _datasets(
+                (cfg.get(loader_key) or {}).get('dataset'),
+                f'{loader_key}.dataset'):
+            ann_file = dataset.get('ann_file')
+            if not (isinstance(ann_file, str) and ann_file.endswith('.json')):
+                continue
+            path = _join(dataset.get('data_root') or '', ann_file)
+            if _is_remote(path):
+                continue
+            dataset_class = _coco_style_class(dataset.get('type'))
+            classes = (dataset.get('metainfo') or {}).get('classes')
+            use(path, not dataset.get('test_mode', False),
+                dataset_class is not None, _annotation_advice(path, classes))
+            if dataset_class is not None:
+                coco_datasets.append((key, dataset, dataset_class, path))
+        evaluators = cfg.get(evaluator_key) if evaluator_key else None
+        if not isinstance(evaluators, (list, tuple)):
+            evaluators = [evaluators]
+        for evaluator in evaluators:
+            if not isinstance(evaluator, dict):
+                continue
+            path = evaluator.get('ann_file')
+            if not isinstance(path, str) or _is_remote(path):
+                continue
+            coco_metric = str(evaluator.get('type', '')).endswith(
+                'CocoMetric')
+            use(path, coco_metric and not evaluator.get('format_only', False),
+                coco_metric, _annotation_advice(path, None))
+
+    contents = {}
+    for path, (needs_annotations, coco_style, advice) in files.items():
+        contents[path] = (check_coco_file(path, advice, needs_annotations)
+                          if coco_style else read_json_file(path, advice))
+    for key, dataset, dataset_class, path in coco_datasets:
+        classes = (dataset.get('metainfo') or {}).get('classes')
+        check_coco_classes(
+            path, contents[path],
+            classes=tuple(classes or dataset_class.METAINFO['classes']),
+            classes_from_config=classes is not None,
+            where=key,
+            filter_cfg=dataset.get('filter_cfg'),
+            test_mode=dataset.get('test_mode', False))

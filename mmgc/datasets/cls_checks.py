@@ -13,6 +13,8 @@ import os
 import os.path as osp
 from typing import Iterable, List, Tuple
 
+from .toy_common import rewrite_command
+
 TOY_CLS_COMMAND = 'python tools/generate_toy_cls.py'
 
 # Where each dataset comes from and how it must be laid out.
@@ -230,3 +232,171 @@ def check_classification_files(cfg, splits: Iterable[str] = ('train', 'val')
     raise FileNotFoundError(
         f'Files of {getattr(cfg, "filename", "the config")} are missing:\n'
         f'{listing}\n' + '\n'.join(advice) + f'\n{where}')
+
+
+# Classes of the datasets whose labels mmpretrain's class fixes.
+_FIXED_NUM_CLASSES = {'CIFAR10': 10, 'CIFAR100': 100, 'CUB': 200,
+                      'StanfordCars': 196, 'FGVCAircraft': 100}
+_FOLDER_DATASETS = ('CustomDataset', 'ImageNet', 'ImageNet21k')
+
+
+def _num_classes_keys(cfg) -> List[Tuple[str, int]]:
+    """(config key, value) of every num_classes the model is built with;
+    the head's first."""
+    model = cfg.get('model') or {}
+    found = []
+    for key, owner in (('model.head', model.get('head')),
+                       ('model.data_preprocessor',
+                        model.get('data_preprocessor')),
+                       ('data_preprocessor', cfg.get('data_preprocessor'))):
+        if isinstance(owner, dict) and isinstance(owner.get('num_classes'),
+                                                  int):
+            found.append((f'{key}.num_classes', owner['num_classes']))
+    return found
+
+
+def _label_source(dataset_cfg) -> Tuple[str, str]:
+    """('file', annotation file) or ('folders', image folder) that a
+    folder-based dataset (CustomDataset, ImageNet) takes its labels from,
+    as mmpretrain resolves them; ('', '') when it reads no labels."""
+    if dataset_cfg.get('with_label') is False or dataset_cfg.get(
+            'split') == 'test':
+        return '', ''
+    root = dataset_cfg.get('data_root') or ''
+    ann_file = dataset_cfg.get('ann_file') or ''
+    split = dataset_cfg.get('split') or ''
+    if not ann_file and split:
+        # mmpretrain's ImageNet uses meta/<split>.txt when it exists.
+        candidate = _join(root, 'meta', f'{split}.txt')
+        if osp.isfile(candidate):
+            return 'file', candidate
+    if ann_file:
+        return 'file', ann_file if osp.isabs(ann_file) else _join(
+            root, ann_file)
+    prefix = _prefix(dataset_cfg) or split
+    return 'folders', _join(root, prefix) if (root or prefix) else ''
+
+
+def _regenerate_hint(dataset_cfg) -> str:
+    root = dataset_cfg.get('data_root') or ''
+    if 'toy_cls' not in osp.basename(osp.normpath(root or '.')):
+        return ''
+    from .toy_cls import META_FILE, ToyClsSettings
+    command = rewrite_command(
+        'tools/generate_toy_cls.py', root, 'data/toy_cls', META_FILE,
+        ToyClsSettings(), {'num_train_per_class': '--num-train',
+                           'num_val_per_class': '--num-val',
+                           'image_size': '--image-size', 'seed': '--seed'})
+    return f' For the built-in toy dataset, write it again with: {command}'
+
+
+def _fix_num_classes(keys: List[Tuple[str, int]], needed: int) -> str:
+    settings = ' '.join(f'{key}={needed}' for key, _ in keys)
+    return f'set {" and ".join(k for k, _ in keys)} to {needed} ' \
+           f'(--cfg-options {settings})'
+
+
+def _labels_in_file(path: str, num_classes: int, key: str,
+                    keys: List[Tuple[str, int]], dataset_cfg) -> None:
+    """Raise ValueError naming the lines of ``path`` whose label is not an
+    integer in 0..num_classes-1."""
+    bad_lines, malformed = [], []
+    with open(path, encoding='utf-8') as f:
+        for number, line in enumerate(f, 1):
+            # mmpretrain splits each line, blank ones too, at its last space.
+            parts = line.strip().rsplit(' ', 1)
+            if len(parts) != 2:
+                malformed.append((number, line.strip()))
+                continue
+            try:
+                label = int(parts[1])
+            except ValueError:
+                malformed.append((number, line.strip()))
+                continue
+            if not 0 <= label < num_classes:
+                bad_lines.append((number, line.strip(), label))
+    if malformed:
+        number, text = malformed[0]
+        raise ValueError(
+            f'Annotation file {path} line {number} ({text!r}) is not '
+            f'"<image path> <integer label>"; {len(malformed)} line(s) like '
+            'it. mmpretrain reads one image per line, its class index '
+            f'last.{_regenerate_hint(dataset_cfg)}')
+    if bad_lines:
+        number, text, label = bad_lines[0]
+        labels = sorted({b[2] for b in bad_lines})
+        highest = max(max(labels), num_classes - 1)
+        raise ValueError(
+            f'Annotation file {path} line {number} ({text!r}) has label '
+            f'{label}, but {key} is {num_classes}: labels must be 0 to '
+            f'{num_classes - 1}. {len(bad_lines)} line(s) have labels out of '
+            f'range ({_listing(labels)}). If the file is right, the model '
+            f'needs more classes: {_fix_num_classes(keys, highest + 1)}; '
+            f'otherwise correct the file.{_regenerate_hint(dataset_cfg)}')
+
+
+def _listing(values) -> str:
+    shown = ', '.join(str(v) for v in values[:10])
+    return shown + (f' and {len(values) - 10} more' if len(values) > 10
+                    else '')
+
+
+def _labels_of_folders(folder: str, num_classes: int, key: str,
+                       keys: List[Tuple[str, int]], dataset_cfg) -> None:
+    """Raise ValueError when the class folders of ``folder`` (labelled in
+    sorted order, as mmpretrain's CustomDataset does) outnumber the model's
+    classes or the config's class names."""
+    from mmengine.fileio import list_dir_or_file
+    folders = sorted(list_dir_or_file(folder, list_dir=True,
+                                      list_file=False, recursive=False))
+    classes = (dataset_cfg.get('metainfo') or {}).get('classes')
+    if classes is not None and len(classes) != len(folders):
+        raise ValueError(
+            f'{folder} holds {len(folders)} class folders '
+            f'({_listing(folders)}), but metainfo.classes of the dataset '
+            f'names {len(classes)} classes. Every sub-folder is a class: '
+            'move the folders that are not classes elsewhere, or list one '
+            'class name per folder in metainfo.classes.')
+    if len(folders) > num_classes:
+        extra = [f'{name!r} (label {label})'
+                 for label, name in enumerate(folders) if label >= num_classes]
+        raise ValueError(
+            f'{folder} holds {len(folders)} class folders, labelled 0 to '
+            f'{len(folders) - 1} in sorted order, but {key} is '
+            f'{num_classes}: {_listing(extra)} would have no output of the '
+            'model. Every sub-folder is a class: move the folders that are '
+            f'not classes elsewhere, or {_fix_num_classes(keys, len(folders))}'
+            '.')
+
+
+def check_classification_labels(cfg, splits: Iterable[str] = ('train',
+                                                              'val')) -> None:
+    """Raise ValueError, naming the file or folder, the label and the config
+    key to change, if a dataset the config reads for ``splits`` has labels
+    the model has no class for (cross entropy would stop with "Target 12 is
+    out of bounds" in the middle of training)."""
+    keys = _num_classes_keys(cfg)
+    if not keys:
+        return
+    key, num_classes = keys[0]
+    for split in splits:
+        loader_key, loop_key = _SPLIT_KEYS[split]
+        if loop_key and cfg.get(loop_key) is None:
+            continue
+        for dataset in _inner_datasets(
+                (cfg.get(loader_key) or {}).get('dataset')):
+            kind = dataset.get('type', '')
+            kind = kind.split('.')[-1] if isinstance(kind, str) else ''
+            fixed = _FIXED_NUM_CLASSES.get(kind)
+            if fixed is not None and fixed > num_classes:
+                raise ValueError(
+                    f'{kind} has {fixed} classes (labels 0 to {fixed - 1}), '
+                    f'but {key} is {num_classes}: '
+                    f'{_fix_num_classes(keys, fixed)}.')
+            if kind not in _FOLDER_DATASETS:
+                continue
+            source, path = _label_source(dataset)
+            if source == 'file' and osp.isfile(path):
+                _labels_in_file(path, num_classes, key, keys, dataset)
+            elif source == 'folders' and osp.isdir(path):
+                _labels_of_folders(path, num_classes, key, keys, dataset)

@@ -130,8 +130,9 @@ def generate_toy_cls(out_dir,
     """Write the toy classification dataset to ``out_dir``.
 
     If ``out_dir`` already holds a dataset written with the same settings,
-    nothing is rewritten; data written with other settings is replaced only
-    with ``overwrite=True``.
+    nothing is rewritten; other data is replaced only with
+    ``overwrite=True``, which also writes the same dataset again (to repair
+    a damaged file).
 
     Returns:
         Paths of the ``train`` and ``val`` annotation files (meta/*.txt).

@@ -242,13 +242,14 @@ def generate_toy_coco(out_dir,
     """Write the toy dataset to ``out_dir`` (see the module docstring).
 
     If ``out_dir`` already holds a dataset written with the same settings,
-    nothing is rewritten. Existing data written with other settings is only
-    replaced with ``overwrite=True``.
+    nothing is rewritten. Existing data is only replaced with
+    ``overwrite=True``, which also writes the same dataset again (to repair
+    a damaged file).
 
     Args:
         out_dir: Target folder, e.g. ``data/toy_coco``.
         settings: What to draw; the defaults are what the toy configs use.
-        overwrite: Replace a dataset written with different settings.
+        overwrite: Replace the data in ``out_dir``, whatever its settings.
         progress: Optional callable taking one message string.
 
     Returns:

@@ -3,6 +3,8 @@ the rule for an output folder that already holds something (reuse it,
 replace it, or refuse)."""
 import json
 import math
+import os.path as osp
+import shlex
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Dict, Optional
@@ -54,19 +56,22 @@ def reuse_or_clear(out_dir: Path, meta_file: Path, settings,
 
     Returns True when it already holds the dataset with these ``settings``
     (the settings file ``meta_file`` matches and every annotation file
-    exists): nothing to write. Returns False when the generator may write:
-    the folder is new or empty, or ``overwrite`` is set (then the settings
-    file is removed first, so an interrupted rewrite reads as incomplete).
+    exists) and ``overwrite`` is not set: nothing to write. Returns False
+    when the generator may write: the folder is new or empty, or
+    ``overwrite`` is set (then the settings file is removed first, so an
+    interrupted rewrite reads as incomplete). ``overwrite`` rewrites the
+    same dataset too: that repairs files damaged since they were written.
     Otherwise raises FileExistsError naming ``what`` (e.g. 'toy dataset')
     and the ``tool`` whose ``--overwrite`` replaces it.
     """
     if meta_file.is_file():
         existing = json.loads(meta_file.read_text())
         complete = all(path.is_file() for path in ann_files.values())
-        if existing == asdict(settings) and complete:
+        if existing == asdict(settings) and complete and not overwrite:
             if progress:
                 progress(f'{out_dir} already holds the {what} with these '
-                         'settings; nothing to do.')
+                         'settings; nothing to do (--overwrite writes it '
+                         'again).')
             return True
         if not overwrite:
             raise FileExistsError(
@@ -80,3 +85,25 @@ def reuse_or_clear(out_dir: Path, meta_file: Path, settings,
             f'{out_dir} exists and is not a {what} folder. Choose another '
             f'output folder or pass overwrite=True ({tool} --overwrite).')
     return False
+
+
+def rewrite_command(tool: str, out_dir: str, default_out_dir: str,
+                    meta_file: str, defaults, flags: Dict[str, str]) -> str:
+    """The command line of ``tool`` that writes the toy dataset of
+    ``out_dir`` again, with the settings its settings file ``meta_file``
+    records (those the tool's ``flags`` can set, where they differ from
+    ``defaults``), and ``--overwrite``."""
+    options = []
+    if osp.normpath(out_dir) != osp.normpath(default_out_dir):
+        options += ['--out-dir', shlex.quote(out_dir)]
+    try:
+        settings = json.loads((Path(out_dir) / meta_file).read_text())
+    except (OSError, ValueError):  # no settings file: the defaults
+        settings = {}
+    if not isinstance(settings, dict):
+        settings = {}
+    for field, default in asdict(defaults).items():
+        value = settings.get(field, default)
+        if value != default and field in flags:
+            options += [flags[field], str(value)]
+    return ' '.join([f'python {tool}'] + options + ['--overwrite'])

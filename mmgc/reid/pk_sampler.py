@@ -6,11 +6,113 @@ the strong baseline calls one: every identity's images are shuffled and cut
 into groups of K, batches take P groups of different identities, and the
 epoch ends when the groups run out, so each training image is seen about
 once (identities with fewer than K images are sampled with replacement).
+
+The triplet loss with hard mining compares every image with the farthest
+image of its identity and the nearest image of another one, so every batch
+needs P >= 2 identities (with one, mmdet's TripletLoss fails on an empty
+``min()``) and K >= 2 images of each (with one, an image's only positive is
+itself). :func:`pk_batch_problem` states these rules; the sampler and the
+check that runs before training (:mod:`mmgc.reid.data_checks`) share it.
 """
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 from torch.utils.data import Sampler
+
+#: Fewest identities in a batch: each image needs a negative.
+MIN_IDS_PER_BATCH = 2
+#: Fewest images of an identity in a batch: each image needs a positive.
+MIN_INSTANCES = 2
+_BATCH_KEY = 'train_dataloader.batch_size'
+_INSTANCES_KEY = 'train_dataloader.batch_sampler.num_instances'
+
+
+def num_pk_batches(images_per_id: Sequence[int], num_ids_per_batch: int,
+                   num_instances: int) -> int:
+    """Batches of P = ``num_ids_per_batch`` identities x K = ``num_instances``
+    images in one epoch of the sampler."""
+    groups = sum(max(n, num_instances) // num_instances
+                 for n in images_per_id)
+    return groups // num_ids_per_batch
+
+
+def _suggestion(batch_size: int, num_instances: int,
+                images_per_id: Sequence[int], world_size: int
+                ) -> Optional[str]:
+    """Settings close to the given ones that give every process batches of
+    at least 2 identities x 2 images, or None if there are none."""
+    num_ids = len(images_per_id)
+    for k in range(max(num_instances, MIN_INSTANCES), MIN_INSTANCES - 1, -1):
+        groups = num_pk_batches(images_per_id, 1, k)
+        # The P asked for, within what the identities and the processes
+        # (each needs groups // P >= 1 batch) allow.
+        p = min(max(batch_size // k, MIN_IDS_PER_BATCH), num_ids,
+                groups // world_size)
+        if p >= MIN_IDS_PER_BATCH:
+            keys = f'{_BATCH_KEY}={p * k}'
+            if k != num_instances:
+                keys += f' and {_INSTANCES_KEY}={k}'
+            return f'{keys} (P={p} identities x K={k} images)'
+    return None
+
+
+def pk_batch_problem(batch_size: int,
+                     num_instances: int,
+                     images_per_id: Optional[Sequence[int]] = None,
+                     world_size: int = 1) -> Optional[str]:
+    """What keeps P x K batches of ``batch_size`` with K = ``num_instances``
+    from training a triplet loss, with the settings that would, or None.
+
+    Args:
+        images_per_id: Training images of each identity, when known.
+        world_size: Processes that each draw their own batches.
+    """
+    k = num_instances
+    p = batch_size // k if k > 0 else 0
+    if k < MIN_INSTANCES:
+        problem = (f'num_instances (K) is {k}, but every identity needs at '
+                   f'least {MIN_INSTANCES} images in a batch: the triplet '
+                   "loss compares each image with another image of its "
+                   'identity')
+    elif batch_size < k or batch_size % k:
+        problem = (f'batch_size {batch_size} must be a multiple of '
+                   f'num_instances {k} (batch_size = P x K, P identities '
+                   'with K images each)')
+    elif p < MIN_IDS_PER_BATCH:
+        problem = (f'batch_size {batch_size} / num_instances {k} gives P = '
+                   f'{p} identity per batch, but the triplet loss needs at '
+                   f'least {MIN_IDS_PER_BATCH} identities in every batch (it '
+                   "compares each image with another identity's)")
+    elif images_per_id is not None and len(images_per_id) < p:
+        problem = (f'a batch needs {p} different identities (batch_size '
+                   f'{batch_size} = P {p} x K {k}) but the training data has '
+                   f'only {len(images_per_id)}')
+    elif images_per_id is not None and num_pk_batches(
+            images_per_id, p, k) < world_size:
+        problem = (f'the training data yields '
+                   f'{num_pk_batches(images_per_id, p, k)} batches of '
+                   f'{batch_size} per epoch, fewer than the {world_size} '
+                   'processes that each need one')
+    else:
+        return None
+
+    rule = (f'batch_size = P x K with P >= {MIN_IDS_PER_BATCH} identities '
+            f'and K >= {MIN_INSTANCES} images each')
+    if images_per_id is None:
+        return f'{problem}. Set {rule}.'
+    num_ids = len(images_per_id)
+    if num_ids < MIN_IDS_PER_BATCH:
+        return (f'{problem}. No batch size helps: the training data must '
+                f'hold at least {MIN_IDS_PER_BATCH} identities, and it has '
+                f'{num_ids}.')
+    suggestion = _suggestion(batch_size, k, images_per_id, world_size)
+    if suggestion is None:
+        return (f'{problem}. With {num_ids} identities and '
+                f'{sum(images_per_id)} images no {rule} gives each of the '
+                f'{world_size} processes a batch: use fewer processes or '
+                'more training data.')
+    return (f'{problem}. Set {rule}, P <= {num_ids} (the identities of the '
+            f'training data); for example {suggestion}.')
 
 
 class PKBatchSampler(Sampler):
@@ -32,8 +134,8 @@ class PKBatchSampler(Sampler):
 
     Args:
         sampler: mmengine's ``DefaultSampler`` over the training dataset.
-        batch_size (int): P x K; must be a multiple of ``num_instances``.
-        num_instances (int): K, the images per identity in a batch.
+        batch_size (int): P x K, with P >= 2 identities per batch.
+        num_instances (int): K >= 2, the images per identity in a batch.
     """
 
     def __init__(self, sampler, batch_size: int, num_instances: int = 4):
@@ -43,38 +145,21 @@ class PKBatchSampler(Sampler):
                     'PKBatchSampler wraps mmengine\'s DefaultSampler (it '
                     f'reads its {attr!r}); got {type(sampler).__name__}. Use '
                     "sampler=dict(type='DefaultSampler', shuffle=True).")
-        if num_instances < 1:
-            raise ValueError(
-                f'PKBatchSampler: num_instances must be >= 1, got '
-                f'{num_instances}.')
-        if batch_size < num_instances or batch_size % num_instances:
-            raise ValueError(
-                f'PKBatchSampler: batch_size {batch_size} must be a multiple '
-                f'of num_instances {num_instances} (batch_size = P x K, '
-                'P identities with K images each).')
+        indices_by_pid = self._group_by_label(sampler.dataset)
+        # With the identities known, the error can name settings that work.
+        problem = pk_batch_problem(batch_size, num_instances,
+                                   [len(i) for i in indices_by_pid.values()],
+                                   sampler.world_size)
+        if problem is not None:
+            raise ValueError(f'PKBatchSampler: {problem}')
         self.sampler = sampler
         self.batch_size = batch_size
         self.num_instances = num_instances
         self.num_ids_per_batch = batch_size // num_instances
-
-        self._indices_by_pid = self._group_by_label(sampler.dataset)
-        if len(self._indices_by_pid) < self.num_ids_per_batch:
-            raise ValueError(
-                f'PKBatchSampler: a batch needs {self.num_ids_per_batch} '
-                f'different identities but the dataset has only '
-                f'{len(self._indices_by_pid)}; lower batch_size or raise '
-                'num_instances.')
-        groups_per_pid = [
-            max(len(indices), num_instances) // num_instances
-            for indices in self._indices_by_pid.values()
-        ]
-        num_batches = sum(groups_per_pid) // self.num_ids_per_batch
-        self._batches_per_rank = num_batches // sampler.world_size
-        if self._batches_per_rank == 0:
-            raise ValueError(
-                f'PKBatchSampler: the dataset yields {num_batches} batches '
-                f'of {batch_size}, fewer than the {sampler.world_size} '
-                'processes; lower batch_size.')
+        self._indices_by_pid = indices_by_pid
+        self._batches_per_rank = num_pk_batches(
+            [len(i) for i in indices_by_pid.values()],
+            self.num_ids_per_batch, num_instances) // sampler.world_size
 
     @staticmethod
     def _group_by_label(dataset) -> Dict[int, List[int]]:

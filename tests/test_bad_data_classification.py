@@ -1,0 +1,150 @@
+"""Classification labels the model has no class for stop the tools before
+anything is built, naming the file or folder, the label and the config key
+to change (cross entropy would otherwise stop mid-training with "Target 12
+is out of bounds")."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from mmgc.datasets import (ToyClsSettings, check_classification_labels,
+                           check_dataset_files, generate_toy_cls)
+
+pytestmark = [pytest.mark.classification]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TOY_CONFIG = (REPO_ROOT /
+              'configs/classification/toy/resnet18-w16_1xb64_toycls.py')
+TINY = ToyClsSettings(num_train_per_class=2, num_val_per_class=1)
+
+
+@pytest.fixture(scope='module')
+def good_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp('good') / 'toy_cls'
+    generate_toy_cls(root, TINY)
+    return root
+
+
+@pytest.fixture
+def data(good_data, tmp_path):
+    """A copy of the tiny toy dataset to change."""
+    root = tmp_path / 'toy_cls'
+    shutil.copytree(good_data, root)
+    return root
+
+
+def relabel_line(ann_file: Path, number: int, label: int) -> str:
+    lines = ann_file.read_text().splitlines()
+    path, _ = lines[number - 1].rsplit(' ', 1)
+    lines[number - 1] = f'{path} {label}'
+    ann_file.write_text('\n'.join(lines) + '\n')
+    return lines[number - 1]
+
+
+def test_label_beyond_the_head_stops_training(data, tmp_path):
+    ann_file = data / 'meta' / 'train.txt'
+    line = relabel_line(ann_file, 7, 12)
+    work_dir = tmp_path / 'work'
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', str(TOY_CONFIG), '--work-dir',
+         str(work_dir), '--cfg-options',
+         f'train_dataloader.dataset.data_root={data}',
+         f'val_dataloader.dataset.data_root={data}',
+         'train_dataloader.batch_size=20', 'train_cfg.max_epochs=1'],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert result.returncode != 0, 'training ran with label 12'
+    message = result.stderr
+    assert 'out of bounds' not in message
+    assert (f'Annotation file {ann_file} line 7 ({line!r}) has label 12, but '
+            'model.head.num_classes is 10: labels must be 0 to 9.') in message
+    assert ('the model needs more classes: set model.head.num_classes and '
+            'data_preprocessor.num_classes to 13 (--cfg-options '
+            'model.head.num_classes=13 data_preprocessor.num_classes=13)'
+            ) in message
+    assert (f'python tools/generate_toy_cls.py --out-dir {data} --num-train '
+            '2 --num-val 1 --overwrite') in message
+    assert not work_dir.exists()  # stopped before the Runner
+
+
+def test_label_that_is_not_a_number(data):
+    ann_file = data / 'meta' / 'val.txt'
+    lines = ann_file.read_text().splitlines()
+    lines[2] = lines[2].rsplit(' ', 1)[0]  # the label is gone
+    ann_file.write_text('\n'.join(lines) + '\n')
+    cfg = Config.fromfile(str(TOY_CONFIG))
+    cfg.val_dataloader.dataset.data_root = str(data)
+    with pytest.raises(ValueError, match=f'Annotation file {ann_file} line 3 '
+                       r"\('.*'\) is not \"<image path> <integer label>\""):
+        check_dataset_files(cfg, splits=('val', ))
+
+
+def folder_config(train_folder: Path, num_classes: int = 10) -> Config:
+    """The toy model on mmpretrain's CustomDataset: one folder per class."""
+    cfg = Config.fromfile(str(TOY_CONFIG))
+    cfg.train_dataloader.dataset = dict(
+        type='CustomDataset', data_root=str(train_folder),
+        pipeline=cfg.train_dataloader.dataset.pipeline)
+    cfg.model.head.num_classes = num_classes
+    cfg.val_cfg = None
+    return cfg
+
+
+def test_more_class_folders_than_classes(data, tmp_path):
+    from mmpretrain.registry import DATASETS
+    train = tmp_path / 'folders'
+    shutil.copytree(data / 'train', train)
+    for extra in ('zebra', 'zz_unsorted'):
+        shutil.copytree(train / 'star', train / extra)
+    cfg = folder_config(train)
+
+    # What mmpretrain makes of it: labels up to 11 for a 10-class head.
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    assert max(dataset.get_data_info(i)['gt_label']
+               for i in range(len(dataset))) == 11
+
+    with pytest.raises(ValueError) as error:
+        check_dataset_files(cfg, splits=('train', ))
+    message = str(error.value)
+    assert (f"{train} holds 12 class folders, labelled 0 to 11 in sorted "
+            "order, but model.head.num_classes is 10: 'zebra' (label 10), "
+            "'zz_unsorted' (label 11) would have no output of the model."
+            ) in message
+    assert 'set model.head.num_classes and data_preprocessor.num_classes ' \
+        'to 12' in message
+
+    check_dataset_files(folder_config(train, num_classes=12),
+                        splits=('train', ))
+
+
+def test_class_names_that_do_not_match_the_folders(data, tmp_path):
+    train = tmp_path / 'folders'
+    shutil.copytree(data / 'train', train)
+    shutil.rmtree(train / 'star')
+    cfg = folder_config(train)
+    cfg.train_dataloader.dataset.metainfo = dict(
+        classes=[f'class{i}' for i in range(10)])
+    with pytest.raises(ValueError, match=f'{train} holds 9 class folders .* '
+                       'but metainfo.classes of the dataset names 10'):
+        check_dataset_files(cfg, splits=('train', ))
+
+
+def test_head_smaller_than_a_fixed_dataset():
+    cfg = Config.fromfile(str(REPO_ROOT / 'configs/classification/resnet' /
+                              'resnet18_1xb128_cifar100.py'))
+    cfg.model.head.num_classes = 10
+    # Only the labels: CIFAR itself need not be here.
+    with pytest.raises(ValueError, match='CIFAR100 has 100 classes .* but '
+                       'model.head.num_classes is 10'):
+        check_classification_labels(cfg, splits=('train', ))
+
+
+def test_good_toy_data_passes(good_data):
+    cfg = Config.fromfile(str(TOY_CONFIG))
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.data_root = str(good_data)
+    check_dataset_files(cfg, splits=('train', 'val', 'test'))
