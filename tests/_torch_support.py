@@ -50,24 +50,31 @@ def skip_unless_cpu_kernels_support(dtype: torch.dtype) -> None:
                     f'optimizer steps in {dtype}')
 
 
-@functools.lru_cache(maxsize=None)
-def fsdp1_runs_on_cpu() -> bool:
-    """Whether torch FSDP1 trains on the CPU: torch 2.0's FSDP1 computes on
-    CUDA only, 2.1's asks the CPU for streams it does not have. Found out
-    by doing it, with one process in a fresh interpreter."""
+def _trains_in_one_process(wrap: str) -> bool:
+    """Whether a Linear layer wrapped by the code ``wrap`` (a Python
+    expression of ``model``) does a training step on the CPU, in a fresh
+    interpreter with a one-process gloo group."""
     with tempfile.TemporaryDirectory() as folder:
         code = textwrap.dedent(f"""
             import torch, torch.distributed as dist
-            from torch.distributed.fsdp import FullyShardedDataParallel
+            from torch.distributed import fsdp
             dist.init_process_group('gloo', init_method='file://{folder}/pg',
                                     rank=0, world_size=1)
-            model = FullyShardedDataParallel(torch.nn.Linear(2, 2),
-                                             device_id=torch.device('cpu'))
+            model = torch.nn.Linear(2, 2)
+            model = {wrap}
             model(torch.ones(1, 2)).sum().backward()
             dist.destroy_process_group()
             """)
         return subprocess.run([sys.executable, '-c', code],
                               capture_output=True, timeout=300).returncode == 0
+
+
+@functools.lru_cache(maxsize=None)
+def fsdp1_runs_on_cpu() -> bool:
+    """torch 2.0's FSDP1 computes on CUDA only, 2.1's asks the CPU for
+    streams it does not have; found out by trying."""
+    return _trains_in_one_process(
+        "fsdp.FullyShardedDataParallel(model, device_id=torch.device('cpu'))")
 
 
 def skip_unless_fsdp1_runs_on_cpu() -> None:
@@ -77,15 +84,22 @@ def skip_unless_fsdp1_runs_on_cpu() -> None:
                     'streams), nothing to shard here')
 
 
-def fsdp2_available() -> bool:
-    """FSDP2 as torch.distributed.fsdp.fully_shard (torch >= 2.6; torch 2.0
-    and 2.1 have FSDP1 only)."""
+@functools.lru_cache(maxsize=None)
+def fsdp2_runs_on_cpu() -> bool:
+    """FSDP2 is public as torch.distributed.fsdp.fully_shard from torch 2.6
+    (torch 2.0 and 2.1 have FSDP1 only); whether it runs on the CPU is found
+    out by trying."""
     import torch.distributed.fsdp as fsdp
-    return hasattr(fsdp, 'fully_shard')
+    return hasattr(fsdp, 'fully_shard') and _trains_in_one_process(
+        'fsdp.fully_shard(model)')
 
 
-def skip_unless_fsdp2() -> None:
-    if not fsdp2_available():
-        pytest.skip(f'FSDP2 (torch.distributed.fsdp.fully_shard) needs torch '
-                    f'>= 2.6; the installed torch {torch.__version__} has '
-                    'only FSDP1')
+def skip_unless_fsdp2_runs_on_cpu() -> None:
+    import torch.distributed.fsdp as fsdp
+    if not hasattr(fsdp, 'fully_shard'):
+        pytest.skip('FSDP2 (torch.distributed.fsdp.fully_shard) needs torch '
+                    f'>= 2.6; the installed torch {torch.__version__} has not '
+                    '(torch 2.0 and 2.1 have FSDP1 only)')
+    if not fsdp2_runs_on_cpu():
+        pytest.skip(f'torch {torch.__version__}: FSDP2 does not run on the '
+                    'CPU, nothing to shard here')
