@@ -1,78 +1,97 @@
 """Every registration mmgc makes, in one place.
 
-Importing :mod:`mmgc` runs this module, so a config needs only
-``custom_imports=dict(imports=['mmgc'], allow_failed_imports=False)``.
-Optimizers and engine parts go into mmengine's root registries (mmdet's
-scoped lookups fall through to them); detection and ReID parts go into
-mmdet's registries, which exist only with the ``detection``/``reid`` extras;
-the CIFAR DenseNet goes into mmpretrain's.
+Each group of parts is registered by the import that needs it, so that
+``import mmgc`` loads mmengine and torch only, never mmdet, mmcv or
+mmpretrain:
+
+- :func:`register_core`, run by ``import mmgc``: the optimizers, the
+  optim-wrapper constructor, GCStatsHook, the DDP wrapper for CPU-only
+  torchrun jobs and the FSDP strategy, all in mmengine's root registries
+  (mmdet's and mmpretrain's scoped lookups fall through to them), so any
+  config needs only
+  ``custom_imports=dict(imports=['mmgc'], allow_failed_imports=False)``;
+- :func:`register_reid`, run by ``import mmgc.reid``: the ReID parts, in
+  mmdet's registries (the ReID configs import ``mmgc.reid``);
+- :func:`register_classification`, run by ``import mmgc.classification``:
+  DenseNetCIFAR, in mmpretrain's ``MODELS`` (the DenseNet configs import
+  ``mmgc.classification``).
+
+The part packages pass their classes in, so this module imports neither
+them nor mmdet and mmpretrain at module level. Registering again is a
+no-op.
 """
-from mmengine.registry import OPTIMIZERS
+from mmengine.registry import (HOOKS, MODEL_WRAPPERS,
+                               OPTIM_WRAPPER_CONSTRUCTORS, OPTIMIZERS,
+                               Registry)
 
-# --- paper optimizers (GC repository family) -------------------------------
-from mmgc.optim import PAPER_OPTIMIZERS  # noqa: E402
+from mmgc.compat import mmengine_has_strategies
+from mmgc.engine import (CPUDistributedDataParallel,
+                         GCOptimWrapperConstructor, GCStatsHook)
+from mmgc.optim import GC_OPTIMIZERS, PAPER_OPTIMIZERS
 
-for _optimizer in PAPER_OPTIMIZERS:
-    OPTIMIZERS.register_module(module=_optimizer)
+__all__ = ['register_core', 'register_reid', 'register_classification']
 
-# --- GC-enabled general optimizers, Lookahead, Ranger, constructor, hook ----
-from mmengine.registry import HOOKS, OPTIM_WRAPPER_CONSTRUCTORS  # noqa: E402
 
-from mmgc.engine.hooks import GCStatsHook  # noqa: E402
-from mmgc.engine.optim_wrapper_constructor import \
-    GCOptimWrapperConstructor  # noqa: E402
-from mmgc.optim import GC_OPTIMIZERS  # noqa: E402
+def _qualified_name(obj) -> str:
+    return f'{obj.__module__}.{obj.__qualname__}'
 
-for _optimizer in GC_OPTIMIZERS:
-    OPTIMIZERS.register_module(module=_optimizer)
-OPTIM_WRAPPER_CONSTRUCTORS.register_module(module=GCOptimWrapperConstructor)
-HOOKS.register_module(module=GCStatsHook)
 
-# --- detection tools: DDP wrapper for CPU-only torchrun jobs ---------------
-from mmengine.registry import MODEL_WRAPPERS  # noqa: E402
+def _register(registry: Registry, cls: type) -> None:
+    """Register ``cls`` under its class name.
 
-from mmgc.engine import CPUDistributedDataParallel  # noqa: E402
+    mmengine refuses a name that is taken; here registering the same class
+    again is a no-op, and a class re-created by reloading its module
+    replaces the old one. A different class that holds the name is an
+    error, not silently overridden.
+    """
+    name = cls.__name__
+    holder = registry.module_dict.get(name)
+    if holder is cls:
+        return
+    if holder is not None and _qualified_name(holder) != _qualified_name(cls):
+        raise KeyError(
+            f"{registry.scope}'s {registry.name} registry already holds "
+            f'{name} ({_qualified_name(holder)}), so mmgc cannot register '
+            f'its {_qualified_name(cls)} under that name.')
+    registry.register_module(module=cls, force=holder is not None)
 
-MODEL_WRAPPERS.register_module(module=CPUDistributedDataParallel)
 
-# --- sharded training: FSDPStrategy with exact GC (FlexibleRunner) ---------
-# FlexibleRunner and its strategies exist from mmengine 0.8.
-from mmgc.compat import mmengine_has_strategies  # noqa: E402
+def register_core() -> None:
+    """The optimizers, constructor, hook, CPU DDP wrapper and FSDP strategy,
+    in mmengine's root registries. Needs mmengine and torch only."""
+    for optimizer in tuple(PAPER_OPTIMIZERS) + tuple(GC_OPTIMIZERS):
+        _register(OPTIMIZERS, optimizer)
+    _register(OPTIM_WRAPPER_CONSTRUCTORS, GCOptimWrapperConstructor)
+    _register(HOOKS, GCStatsHook)
+    _register(MODEL_WRAPPERS, CPUDistributedDataParallel)
 
-if mmengine_has_strategies():
-    from mmengine.registry import STRATEGIES
+    # FlexibleRunner and its strategies exist from mmengine 0.8; fsdp.py
+    # imports them, so it is imported only when they are there.
+    if mmengine_has_strategies():
+        from mmengine.registry import STRATEGIES
 
-    from mmgc.engine.fsdp import GCFSDPStrategy
+        from mmgc.engine.fsdp import GCFSDPStrategy
+        _register(STRATEGIES, GCFSDPStrategy)
 
-    STRATEGIES.register_module(module=GCFSDPStrategy)
 
-# --- ReID (mmdet / mmpretrain registries) ----------------------------------
-# Needs the "reid" extra (mmdet >= 3.1 + mmpretrain); without it there is no
-# ReID model to extend, and importing mmgc.reid (as the ReID configs do) says
-# what to install.
-import importlib.util  # noqa: E402
+def register_reid(*, head: type, center_loss: type, dataset: type,
+                  sampler: type, metric: type) -> None:
+    """The ReID parts, in mmdet's registries (mmdet >= 3.1, which
+    :mod:`mmgc.reid` checks before calling this)."""
+    # Imported here: mmdet imports mmcv, which ``import mmgc`` must not.
+    from mmdet.registry import DATA_SAMPLERS, DATASETS, METRICS, MODELS
 
-from mmgc.compat import installed_version, mmdet_reid_problem  # noqa: E402
+    _register(MODELS, head)
+    _register(MODELS, center_loss)
+    _register(DATASETS, dataset)
+    _register(DATA_SAMPLERS, sampler)
+    _register(METRICS, metric)
 
-if mmdet_reid_problem(installed_version('mmdet')) is None:
-    from mmdet.registry import DATA_SAMPLERS as _MMDET_DATA_SAMPLERS
-    from mmdet.registry import DATASETS as _MMDET_DATASETS
-    from mmdet.registry import METRICS as _MMDET_METRICS
-    from mmdet.registry import MODELS as _MMDET_MODELS
 
-    from mmgc import reid as _reid
+def register_classification(*, densenet_cifar: type) -> None:
+    """The CIFAR DenseNet, in mmpretrain's ``MODELS`` (the classification
+    configs run under mmpretrain's default scope)."""
+    # Imported here: ``import mmgc`` must not import mmpretrain.
+    from mmpretrain.registry import MODELS
 
-    _MMDET_MODELS.register_module(module=_reid.BNNeckHead)
-    _MMDET_MODELS.register_module(module=_reid.CenterLoss)
-    _MMDET_DATASETS.register_module(module=_reid.Market1501Dataset)
-    _MMDET_DATA_SAMPLERS.register_module(module=_reid.PKBatchSampler)
-    _MMDET_METRICS.register_module(module=_reid.QueryGalleryReIDMetric)
-
-# --- classification (mmpretrain registry) -----------------------------------
-# Needs mmpretrain; the classification configs run under its default scope.
-if importlib.util.find_spec('mmpretrain') is not None:
-    from mmpretrain.registry import MODELS as _MMPRETRAIN_MODELS
-
-    from mmgc.classification import DenseNetCIFAR
-
-    _MMPRETRAIN_MODELS.register_module(module=DenseNetCIFAR)
+    _register(MODELS, densenet_cifar)

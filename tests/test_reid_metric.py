@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import torch
 
-import mmgc  # noqa: F401  (registers QueryGalleryReIDMetric)
 from mmgc.reid import QueryGalleryReIDMetric, evaluate_query_gallery
 
 # Gallery of the hand-made case: (pid, camera, 1-D feature).

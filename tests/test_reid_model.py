@@ -5,7 +5,7 @@ from mmdet.registry import MODELS
 from mmengine.registry import init_default_scope
 from mmpretrain.structures import DataSample
 
-import mmgc  # noqa: F401  (registers BNNeckHead and CenterLoss)
+import mmgc.reid  # noqa: F401  (registers BNNeckHead and CenterLoss)
 
 init_default_scope('mmdet')
 

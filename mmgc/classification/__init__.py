@@ -1,7 +1,22 @@
 """Classification parts mmpretrain lacks for the GC paper's experiments.
 
-Registered into mmpretrain's ``MODELS`` by :mod:`mmgc.register`.
+Importing this package registers :class:`DenseNetCIFAR` in mmpretrain's
+``MODELS`` (the code is in :mod:`mmgc.register`); the DenseNet configs
+import it through ``custom_imports``, ``import mmgc`` alone does not (it
+never imports mmpretrain).
 """
-from .densenet_cifar import DenseNetCIFAR
+import importlib.util
+
+if importlib.util.find_spec('mmpretrain') is None:
+    raise ModuleNotFoundError(
+        "mmgc.classification builds on mmpretrain, which is not installed: "
+        "pip install 'mmpretrain>=1.0.0,<2.0' (or mmgc's classification "
+        'extra).', name='mmpretrain')
+
+from mmgc.register import register_classification  # noqa: E402
+
+from .densenet_cifar import DenseNetCIFAR  # noqa: E402
+
+register_classification(densenet_cifar=DenseNetCIFAR)
 
 __all__ = ['DenseNetCIFAR']

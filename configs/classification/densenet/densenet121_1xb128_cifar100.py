@@ -11,7 +11,9 @@ _base_ = [
     '../_base_/schedules/cifar100_sgd_200e.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmgc'], allow_failed_imports=False)
+# mmgc.classification registers DenseNetCIFAR in mmpretrain's MODELS.
+custom_imports = dict(
+    imports=['mmgc', 'mmgc.classification'], allow_failed_imports=False)
 
 model = dict(
     type='ImageClassifier',
