@@ -4,7 +4,7 @@ Usage:
     # train both configs with the same seed(s), then compare
     python tools/compare.py BASELINE_CONFIG GC_CONFIG [--seeds 0 1 2]
         [--work-dir work_dirs/compare] [--cfg-options KEY=VALUE ...]
-        [--jobs N] [--gpus N] [--strict-twin]
+        [--jobs N] [--gpus N] [--strict-twin] [--out STEM]
     # compare finished runs (work dirs written by tools/train.py or by an
     # earlier compare) without training
     python tools/compare.py BASELINE_WORK_DIR GC_WORK_DIR
@@ -31,16 +31,21 @@ Below each block, per metric: the mean paired change, its 95% confidence
 interval over seeds (Student t) and a verdict. The table goes to stdout and
 ``comparison.md``/``comparison.json``; ``loss_curves.png``,
 ``metrics_per_epoch.png`` and ``paired_seeds.png`` (each seed's pair) are
-written beside them.
+written beside them. ``--out STEM`` also writes the table to ``STEM.md``
+(with the command and the machine) and the numbers to ``STEM.json`` (per
+seed values, intervals, each run's wall time from its log), for the
+documentation to include.
 
 This file is the command line; the logic is in :mod:`mmgc.comparison`.
 """
 import argparse
+import datetime
 import json
+import re
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import List, NoReturn, Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Run from a source checkout without installing mmgc.
@@ -54,6 +59,7 @@ from mmgc.comparison import (build_table, check_cfg_options,  # noqa: E402
                              twin_differences, unpaired_seeds)
 from mmgc.comparison.configs import show_value  # noqa: E402
 from mmgc.comparison.training import source_config  # noqa: E402
+from mmgc.reporting import write_result_files  # noqa: E402
 
 TRAIN_SCRIPT = REPO_ROOT / 'tools' / 'train.py'
 
@@ -98,6 +104,11 @@ def parse_args(argv=None):
         help='training runs at a time (default 1); with N > 1 each run gets '
         'cores/N OpenMP threads unless OMP_NUM_THREADS is set. On a 2-core '
         'CPU, --jobs 2 trains baseline and GC side by side')
+    parser.add_argument(
+        '--out', metavar='STEM',
+        help='also write the table to STEM.md (with the command and the '
+        'machine) and the numbers to STEM.json (per-seed values, intervals, '
+        'run times), for the documentation')
     parser.add_argument(
         '--python', default=sys.executable,
         help='interpreter for the training processes')
@@ -166,6 +177,54 @@ def check_twin(args, tasks) -> dict:
     return check
 
 
+SESSION_DIR = re.compile(r'^\d{8}_\d{6}$')
+
+
+def run_wall_seconds(run_dir: Path) -> Optional[float]:
+    """Wall time a run trained, from its logs: per session (mmengine's
+    timestamped folder, one per start or resume), from the start its name
+    records to the last write of its log. None when there is no log."""
+    total, found = 0.0, False
+    for session in sorted(Path(run_dir).iterdir()):
+        log_file = session / f'{session.name}.log'
+        if not (SESSION_DIR.match(session.name) and log_file.is_file()):
+            continue
+        start = datetime.datetime.strptime(session.name, '%Y%m%d_%H%M%S')
+        total += log_file.stat().st_mtime - start.timestamp()
+        found = True
+    return round(total, 1) if found else None
+
+
+def run_times(pairs, names) -> List[dict]:
+    return [
+        dict(name=name, seed=run.seed, path=str(run.path),
+             wall_seconds=run_wall_seconds(run.path))
+        for pair in pairs for name, run in zip(names, pair)
+    ]
+
+
+def write_out(args, header: str, text: str, per_seed: str, data: dict,
+              times: List[dict]) -> None:
+    """STEM.md and STEM.json for the documentation (--out)."""
+    known = [t['wall_seconds'] for t in times if t['wall_seconds']]
+    timing = ''
+    if known:
+        timing = (f'Wall time per run, from the runs\' logs: '
+                  f'{format_duration(min(known))} to '
+                  f'{format_duration(max(known))} (mean '
+                  f'{format_duration(sum(known) / len(known))}); '
+                  f'{args.jobs} run(s) trained at a time.')
+    write_result_files(
+        args.out,
+        title=(f'{args.names[0]} vs {args.names[1]}: '
+               f'{Path(args.baseline).stem} and {Path(args.candidate).stem}, '
+               f'{len(data["seeds"])} seed(s)'),
+        table='\n\n'.join(filter(None, [header, text, per_seed])),
+        data=dict(data, run_times=times), note=timing)
+    log(f'result files for the documentation: {args.out}.md and '
+        f'{args.out}.json')
+
+
 def main(argv=None):
     args = parse_args(argv)
     start = time.monotonic()
@@ -213,8 +272,9 @@ def main(argv=None):
               + ('twin: ' if not twin['differences'] else 'WARNING, twin: ')
               + twin['note'])
     print(f'\n{header}\n\n{text}\n')
-    if len(pairs) > 1:
-        print(format_per_seed(table) + '\n')
+    per_seed = format_per_seed(table) if len(pairs) > 1 else ''
+    if per_seed:
+        print(per_seed + '\n')
 
     loss_png = out_dir / 'loss_curves.png'
     metrics_png = out_dir / 'metrics_per_epoch.png'
@@ -225,15 +285,16 @@ def main(argv=None):
     (out_dir / 'comparison.md').write_text(
         header.replace('\n', '  \n') + '\n\n' +
         format_table(table, markdown=True) + '\n')
-    (out_dir / 'comparison.json').write_text(
-        json.dumps(
-            dict(table, baseline=args.baseline, candidate=args.candidate,
-                 cfg_options=args.cfg_options, twin_check=twin,
-                 train_seconds=[
-                     dict(name=n, seed=s, seconds=round(t, 1))
-                     for n, s, t in durations
-                 ]),
-            indent=2))
+    data = dict(table, baseline=args.baseline, candidate=args.candidate,
+                cfg_options=args.cfg_options, twin_check=twin,
+                train_seconds=[
+                    dict(name=n, seed=s, seconds=round(t, 1))
+                    for n, s, t in durations
+                ])
+    (out_dir / 'comparison.json').write_text(json.dumps(data, indent=2))
+    if args.out:
+        write_out(args, header, text, per_seed, data,
+                  run_times(pairs, args.names))
     log(f'table: {out_dir / "comparison.md"} (numbers: '
         f'{out_dir / "comparison.json"})')
     log(f'plots: {loss_png}, {metrics_png} and {paired_png}')
