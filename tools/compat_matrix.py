@@ -34,6 +34,7 @@ import datetime
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -203,7 +204,13 @@ def junit_outcome(path: str) -> LaneOutcome:
         test_id = f'{case.get("classname")}::{case.get("name")}'
         for child in case:
             if child.tag == 'skipped':
-                reasons[child.get('message', '').strip()] += 1
+                reason = child.get('message', '').strip()
+                # A module skipped whole: the reason is in the details,
+                # "('<file>', <line>, 'Skipped: <reason>')".
+                whole = re.search(r"'Skipped: (.*)'\)$", child.text or '')
+                if reason == 'collection skipped' and whole:
+                    reason = f'{case.get("name")}: {whole.group(1)}'
+                reasons[reason] += 1
             elif child.tag in ('failure', 'error'):
                 failures.append(test_id)
     return LaneOutcome(tests - failed - skipped, failed, skipped,
