@@ -23,6 +23,8 @@ from _config_diff import flatten
 import mmgc  # noqa: F401
 from mmgc.datasets import check_dataset_files
 
+pytestmark = [pytest.mark.classification]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLS_ROOT = REPO_ROOT / 'configs' / 'classification'
 CONFIGS = sorted(

@@ -5,6 +5,8 @@ import torch
 
 from mmgc.reid import QueryGalleryReIDMetric, evaluate_query_gallery
 
+pytestmark = [pytest.mark.reid, pytest.mark.fast]
+
 # Gallery of the hand-made case: (pid, camera, 1-D feature).
 GALLERY = [
     (1, 0, 0.1),  # g0: query q1's person AND camera -> excluded for q1

@@ -7,6 +7,8 @@ from mmpretrain.structures import DataSample
 
 import mmgc.reid  # noqa: F401  (registers BNNeckHead and CenterLoss)
 
+pytestmark = [pytest.mark.reid]
+
 init_default_scope('mmdet')
 
 LOSS_CLS = dict(
