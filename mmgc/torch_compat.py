@@ -263,6 +263,13 @@ def fsdp1_flat_params(model: torch.nn.Module) -> List[FlatParam]:
         return []
     found = []
     for unit in FSDP.fsdp_modules(model):
+        if not hasattr(unit, '_handle') and getattr(unit, '_handles', None):
+            # torch 2.0 keeps a list of handles with another layout API.
+            raise RuntimeError(
+                f'mmgc reads the layout of FSDP1 from torch 2.1 on; the '
+                f'installed torch {torch.__version__} keeps it differently, '
+                'so GC cannot be made exact on its flat parameters. Upgrade '
+                'torch (>= 2.1), or train with DDP.')
         handle = getattr(unit, '_handle', None)
         if handle is None:  # a unit without parameters of its own
             continue
@@ -279,7 +286,7 @@ def fsdp1_flat_params(model: torch.nn.Module) -> List[FlatParam]:
                 f'mmgc cannot read the FSDP layout of torch '
                 f'{torch.__version__} ({exc}); GC would be off for the '
                 'sharded parameters. Use torch FSDP2 (fully_shard), or a '
-                'torch version from 2.0 to 2.14.') from exc
+                'torch version from 2.1 to 2.14.') from exc
         if use_orig:
             for i, (param, info) in enumerate(zip(flat._params, infos)):
                 pieces = ((FlatPiece(0, 0, info.numel_in_shard,
