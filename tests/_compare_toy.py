@@ -34,6 +34,8 @@ optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9))
 default_hooks = dict(logger=dict(type='LoggerHook', interval=1),
                      checkpoint=dict(type='CheckpointHook', interval=1))
 randomness = dict(seed=0)
+# mmengine < 0.8 reads env_cfg without a default.
+env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 '''
 
 
