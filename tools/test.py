@@ -2,15 +2,20 @@
 
 Usage:
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-        [--show-dir DIR] [--cfg-options KEY=VALUE ...]
+        [--show-dir DIR] [--non-strict] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
 Multi-GPU: tools/dist_test.sh. The metrics (e.g. coco/bbox_mAP, or
 accuracy/top1 for classifiers) are printed and logged to the work dir.
+The checkpoint must fit the config's model: a missing, unexpected or
+size-mismatched key is an error naming the file and the keys
+(StrictLoadHook), unless ``--non-strict`` is given, which loads the keys
+that fit and logs how many did not. An empty, truncated or foreign file is
+refused with what is wrong with it.
+
 The setup it shares with tools/train.py (common options, config loading,
 CPU-only torchrun, the Runner) is in :mod:`mmgc.engine.tool_setup`.
 """
-import os.path as osp
 import sys
 from pathlib import Path
 
@@ -23,6 +28,7 @@ from mmengine.dist import is_main_process  # noqa: E402
 
 # Importing from mmgc registers its modules (optimizers, hooks, models, ...).
 from mmgc.datasets.checks import check_dataset_files  # noqa: E402
+from mmgc.engine.checkpoint import check_checkpoint_file  # noqa: E402
 from mmgc.engine.tool_setup import (  # noqa: E402
     add_common_arguments, build_runner, load_config, parse_tool_args,
     setup_cpu_distributed, tool_parser)
@@ -44,17 +50,23 @@ def parse_args(argv=None):
         '--show-dir',
         help='directory (inside the work dir) where images with predictions '
         'are saved')
+    parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load a checkpoint that does not fit the model: keys that are '
+        'missing, unexpected or of another size are skipped (and counted '
+        'in the log) instead of being an error')
     return parse_tool_args(parser, argv)
 
 
 def setup_cfg(args) -> Config:
     cfg = load_config(args)
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(
-            f'Checkpoint {args.checkpoint} does not exist. tools/train.py '
-            'writes epoch_N.pth files (and a last_checkpoint pointer) into '
-            'its work dir.')
+    check_checkpoint_file(args.checkpoint, 'test')
     cfg.load_from = args.checkpoint
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+        dict(type='StrictLoadHook', checkpoint=args.checkpoint,
+             strict=not args.non_strict)
+    ]
 
     if args.show_dir:
         visualization = cfg.default_hooks.get('visualization')

@@ -2,7 +2,7 @@
 
 Usage:
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--auto-scale-lr]
-        [--resume [CHECKPOINT]] [--cfg-options KEY=VALUE ...]
+        [--resume [CHECKPOINT] | --overwrite] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
 Multi-GPU / multi-node: tools/dist_train.sh (torchrun) or
@@ -12,9 +12,21 @@ tools/slurm_train.sh. On machines without CUDA, torchrun jobs need
 This script imports mmgc itself, so configs without ``custom_imports`` can
 still use mmgc's optimizers. Before anything is built it checks that the
 optimizer type exists and that the dataset files are where the config says.
+
+Nothing is lost and nothing diverges silently: checkpoints are written
+atomically (AtomicCheckpointHook), ``--resume`` resumes from the newest
+complete checkpoint and says what it skipped, a work dir that holds another
+run's checkpoints is not trained over without ``--resume`` or
+``--overwrite``, each epoch is reseeded so a resumed run equals an
+uninterrupted one (RandomStateHook), and ranks that built different
+optimizers stop (OptimizerConsistencyHook); see the README's "Checkpoints,
+resume and interrupted runs".
+
 The setup it shares with tools/test.py (common options, config loading,
 CPU-only torchrun, the Runner) is in :mod:`mmgc.engine.tool_setup`.
 """
+import os
+import os.path as osp
 import sys
 from pathlib import Path
 
@@ -26,9 +38,12 @@ from mmengine.config import Config  # noqa: E402
 
 import mmgc  # noqa: E402  (registers mmgc's modules)
 from mmgc.datasets.checks import check_dataset_files  # noqa: E402
+from mmgc.engine.checkpoint import (  # noqa: E402
+    DEFAULT_TEMPLATES, PARTIAL_SUFFIX, check_checkpoint_file,
+    find_resumable_checkpoint, run_checkpoint_files)
 from mmgc.engine.tool_setup import (  # noqa: E402
-    add_common_arguments, build_runner, load_config, parse_tool_args,
-    setup_cpu_distributed, tool_parser)
+    add_common_arguments, add_training_hooks, build_runner, load_config,
+    parse_tool_args, say, setup_cpu_distributed, tool_parser)
 
 
 def parse_args(argv=None):
@@ -44,13 +59,20 @@ def parse_args(argv=None):
         action='store_true',
         help='scale the learning rate by the actual batch size against '
         'auto_scale_lr.base_batch_size of the config')
-    parser.add_argument(
+    run = parser.add_mutually_exclusive_group()
+    run.add_argument(
         '--resume',
         nargs='?',
         type=str,
         const='auto',
         help='resume from this checkpoint; without a path, resume from the '
-        'latest checkpoint in the work dir')
+        'newest complete checkpoint in the work dir')
+    run.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='start a new run in a work dir that holds checkpoints of '
+        'another run, deleting those checkpoints (without it, such a work '
+        'dir is refused)')
     return parse_tool_args(parser, argv)
 
 
@@ -109,15 +131,102 @@ def setup_cfg(args) -> Config:
                 'base_batch_size=N) in the config, where N is the total batch '
                 'size the learning rate was tuned for.')
 
-    if args.resume == 'auto':
+    add_training_hooks(cfg)
+    resume = args.resume
+    if resume is None and cfg.get('resume'):  # resume=True in the config
+        resume = cfg.get('load_from') or 'auto'
+    if resume == 'auto':
+        resume_newest_checkpoint(cfg)
+    elif resume is not None:
+        check_checkpoint_file(resume, 'resume')
         cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
+        cfg.load_from = resume
+    else:
+        if args.overwrite:
+            delete_previous_run(cfg)
+        else:
+            refuse_to_train_over_a_run(cfg)
+        if cfg.get('load_from'):
+            check_checkpoint_file(cfg.load_from, 'load_from')
 
     setup_cpu_distributed(cfg)
     return cfg
+
+
+def checkpoint_places(cfg: Config):
+    """The checkpoint hook's file name templates and the folders besides
+    the work dir where it writes."""
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
+    templates = list(DEFAULT_TEMPLATES)
+    if hook.get('filename_tmpl'):
+        templates.insert(0, hook['filename_tmpl'])
+    extra_dirs = []
+    out_dir = hook.get('out_dir')
+    if out_dir and '://' not in str(out_dir):
+        extra_dirs.append(
+            osp.join(out_dir, osp.basename(cfg.work_dir.rstrip(osp.sep))))
+    return templates, extra_dirs
+
+
+def resume_newest_checkpoint(cfg: Config) -> None:
+    """``--resume`` without a path: the newest complete, loadable
+    checkpoint of the work dir, saying what was skipped; a run with none
+    starts from the beginning."""
+    templates, extra_dirs = checkpoint_places(cfg)
+    choice = find_resumable_checkpoint(cfg.work_dir, templates, extra_dirs)
+    for path, why in choice.skipped:
+        say(f'--resume: skipped {path}: it {why}.')
+    if choice.path is None:
+        say(f'--resume: {cfg.work_dir} holds no complete checkpoint; '
+            'training from the start.')
+        cfg.resume = False
+        if cfg.get('load_from'):
+            check_checkpoint_file(cfg.load_from, 'load_from')
+        return
+    say(f'--resume: resuming from {choice.path} (epoch '
+        f'{choice.meta["epoch"]}, iteration {choice.meta["iter"]}).')
+    cfg.resume = True
+    cfg.load_from = choice.path
+
+
+def previous_run_files(cfg: Config):
+    """The checkpoints (and last_checkpoint pointer) of a run in the work
+    dir, newest first."""
+    templates, extra_dirs = checkpoint_places(cfg)
+    files = run_checkpoint_files(cfg.work_dir, templates, extra_dirs)
+    pointer = osp.join(cfg.work_dir, 'last_checkpoint')
+    return files + ([pointer] if osp.isfile(pointer) else [])
+
+
+def refuse_to_train_over_a_run(cfg: Config) -> None:
+    """A new run would overwrite the checkpoints of the one in the work dir
+    (and repoint last_checkpoint): refuse, naming them and the choices."""
+    files = [
+        f for f in previous_run_files(cfg) if not f.endswith(PARTIAL_SUFFIX)
+    ]
+    if not files:
+        return
+    names = ', '.join(osp.basename(f) for f in files[:6])
+    if len(files) > 6:
+        names += f', ... ({len(files)} files)'
+    raise FileExistsError(
+        f'{cfg.work_dir} holds the checkpoints of an earlier run ({names}). '
+        'A new run there would overwrite them. To continue that run, add '
+        '--resume (it resumes from the newest complete checkpoint); to '
+        'start a new one, pass another --work-dir, or add --overwrite to '
+        'delete them and train from the start in this work dir.')
+
+
+def delete_previous_run(cfg: Config) -> None:
+    """``--overwrite``: a later --resume must not find the earlier run's
+    checkpoints, so they go now (logs and configs stay)."""
+    files = previous_run_files(cfg)
+    if not files or os.environ.get('RANK', '0') != '0':
+        return
+    for path in files:
+        os.remove(path)
+    say(f'--overwrite: deleted the earlier run\'s checkpoints in '
+        f'{cfg.work_dir}: {", ".join(osp.basename(f) for f in files)}.')
 
 
 def main(argv=None):

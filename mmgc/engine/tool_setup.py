@@ -6,6 +6,10 @@ Both take a config with the same common options (``--work-dir``,
 ``./work_dirs/<config name>``), join a CPU-only torchrun job themselves (see
 :mod:`mmgc.engine.cpu_distributed`) and build the Runner the config asks
 for. Each tool adds its own options and config changes in between.
+
+Training also gets the hooks that keep runs from losing work or silently
+diverging (:func:`add_training_hooks`), and both tools say what they chose
+on the main process only (:func:`say`).
 """
 import argparse
 import os
@@ -17,6 +21,12 @@ from mmengine.runner import Runner
 
 from .cpu_distributed import (CPU_DDP_WRAPPER, init_cpu_process_group,
                               needs_cpu_distributed)
+
+#: mmengine's checkpoint hook, which tools/train.py replaces with
+#: AtomicCheckpointHook (same arguments).
+_PLAIN_CHECKPOINT_HOOKS = ('CheckpointHook', 'mmengine.CheckpointHook')
+#: Hooks tools/train.py adds to every config that lacks them.
+TRAINING_HOOKS = ('RandomStateHook', 'OptimizerConsistencyHook')
 
 
 def tool_parser(description: str,
@@ -85,6 +95,42 @@ def setup_cpu_distributed(cfg: Config) -> None:
         cfg.model_wrapper_cfg = dict(
             type=CPU_DDP_WRAPPER,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
+
+
+def say(message: str) -> None:
+    """Print on the main process only (torchrun starts one per rank)."""
+    if os.environ.get('RANK', '0') == '0':
+        print(message, flush=True)
+
+
+def _hook_type_name(hook_cfg) -> str:
+    hook_type = hook_cfg.get('type') if hasattr(hook_cfg, 'get') else None
+    return hook_type if isinstance(hook_type, str) else getattr(
+        hook_type, '__name__', '')
+
+
+def add_training_hooks(cfg: Config) -> None:
+    """Write checkpoints atomically (AtomicCheckpointHook in place of
+    mmengine's CheckpointHook, also where the config relies on the Runner's
+    default one), reseed each epoch so that a resumed run is exact
+    (RandomStateHook), and check that every rank built the same optimizer
+    (OptimizerConsistencyHook). Hooks the config already names are kept."""
+    if cfg.get('default_hooks') is None:
+        cfg.default_hooks = dict()
+    if 'checkpoint' not in cfg.default_hooks:
+        # The Runner's default, written atomically.
+        cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook',
+                                            interval=1)
+    else:
+        checkpoint = cfg.default_hooks.checkpoint
+        if (checkpoint is not None
+                and _hook_type_name(checkpoint) in _PLAIN_CHECKPOINT_HOOKS):
+            checkpoint.type = 'AtomicCheckpointHook'
+    custom_hooks = list(cfg.get('custom_hooks') or [])
+    present = {_hook_type_name(hook) for hook in custom_hooks}
+    custom_hooks += [dict(type=name) for name in TRAINING_HOOKS
+                     if name not in present]
+    cfg.custom_hooks = custom_hooks
 
 
 def build_runner(cfg: Config) -> Runner:
