@@ -27,6 +27,9 @@ from mmengine.registry import (HOOKS, MODEL_WRAPPERS,
 from mmgc.compat import mmengine_has_strategies
 from mmgc.engine import (CPUDistributedDataParallel,
                          GCOptimWrapperConstructor, GCStatsHook)
+from mmgc.engine.checkpoint import AtomicCheckpointHook, StrictLoadHook
+from mmgc.engine.consistency import OptimizerConsistencyHook
+from mmgc.engine.random_state import RandomStateHook
 from mmgc.optim import GC_OPTIMIZERS, PAPER_OPTIMIZERS
 
 __all__ = ['register_core', 'register_reid', 'register_classification']
@@ -57,12 +60,15 @@ def _register(registry: Registry, cls: type) -> None:
 
 
 def register_core() -> None:
-    """The optimizers, constructor, hook, CPU DDP wrapper and FSDP strategy,
+    """The optimizers, constructor, hooks, CPU DDP wrapper and FSDP strategy,
     in mmengine's root registries. Needs mmengine and torch only."""
     for optimizer in tuple(PAPER_OPTIMIZERS) + tuple(GC_OPTIMIZERS):
         _register(OPTIMIZERS, optimizer)
     _register(OPTIM_WRAPPER_CONSTRUCTORS, GCOptimWrapperConstructor)
     _register(HOOKS, GCStatsHook)
+    for hook in (AtomicCheckpointHook, StrictLoadHook, RandomStateHook,
+                 OptimizerConsistencyHook):
+        _register(HOOKS, hook)
     _register(MODEL_WRAPPERS, CPUDistributedDataParallel)
 
     # FlexibleRunner and its strategies exist from mmengine 0.8; fsdp.py
