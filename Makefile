@@ -6,7 +6,7 @@ PYTHON := .venv/bin/python
 # oldest stacks); `make compat` runs every entry.
 COMPAT_CI_ENTRIES := py38-torch2.0 py310-torch2.1
 
-.PHONY: setup demo test test-fast compat compat-ci
+.PHONY: setup demo test test-fast compat compat-ci docs docs-figures
 
 setup:
 	bash tools/setup_env.sh
@@ -35,9 +35,31 @@ $(PYTHON):
 
 # mmgc installed into user-like environments (Python 3.8-3.12, torch
 # 2.0-2.14, ...), each running the test lanes it supports; prints the table
-# and writes it to docs/support_matrix.md.
+# and writes it to docs/en/_generated/support_matrix.md.
 compat:
 	python3 tools/compat_matrix.py
 
 compat-ci:
 	python3 tools/compat_matrix.py --remove-envs --entries $(COMPAT_CI_ENTRIES)
+
+# The documentation site (docs/en, Sphinx + MyST): warnings are errors (a
+# broken cross-reference, an unknown directive, a missing page), then every
+# internal link of the built HTML must resolve. Output: docs/_build/html.
+docs: | $(PYTHON)
+	$(PYTHON) -m sphinx -W --keep-going -q -b html docs/en docs/_build/html
+	$(PYTHON) tools/check_docs_links.py docs/_build/html
+
+# Measure again what the documentation shows (docs/en/_generated/, each file
+# with its command and machine), then copy the figures into the README.
+# Minutes on a 2-core CPU; the comparisons of the task pages are separate
+# (tools/compare.py --out, see docs/en/compare.md).
+docs-figures: | $(PYTHON)
+	$(PYTHON) tools/benchmark_optimizers.py --repeats 10 --warmup 2 \
+		--out docs/en/_generated/benchmark_optimizers
+	$(PYTHON) tools/benchmark_training.py --iters 8 --warmup 2 \
+		--out docs/en/_generated/benchmark_training
+	$(PYTHON) tools/import_time.py --out docs/en/_generated/import_time
+	MMGC_FIGURES_DIR=docs/en/_generated $(PYTHON) -m pytest -q \
+		tests/test_sharded_gc.py -k sharded_equals_unsharded
+	$(PYTHON) tools/docs_figures.py
+

@@ -11,7 +11,8 @@ the stack a user would have *before* adding mmgc. The runner then
    the lanes are pytest markers (pyproject.toml), each entry selects them
    with a marker expression (``pytest -m``);
 3. prints one table: entry, install ok, tests passed/failed/skipped, and
-   writes it with the skip reasons and failures to docs/support_matrix.md
+   writes it with the skip reasons and failures to
+   docs/en/_generated/support_matrix.md (included by the documentation)
    (and .json, which later runs of other entries update, not replace).
 
 Usage::
@@ -43,7 +44,8 @@ import xml.etree.ElementTree as ET
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(REPO, 'docs', 'support_matrix')  # .md and .json
+RESULTS = os.path.join(REPO, 'docs', 'en', '_generated',
+                       'support_matrix')  # .md and .json
 
 #: The lanes that need nothing but torch and mmengine: every lane but those
 #: named after what they need besides (pyproject.toml, pytest markers).
@@ -372,7 +374,7 @@ def results_markdown(records: Dict[str, dict]) -> str:
     """The results file: one row per entry of the matrix, then the skip
     reasons and failures of each."""
     out = [
-        '# Support matrix results',
+        '## Results of the matrix',
         '',
         'Written by `tools/compat_matrix.py` (`make compat`, `make '
         'compat-ci`) after each run; do not edit. Each entry is a fresh '
@@ -380,7 +382,7 @@ def results_markdown(records: Dict[str, dict]) -> str:
         'it with `pip install`, and the test lanes (pytest markers, see '
         '`pyproject.toml`) its stack supports. An entry keeps the result '
         'of its last run; the machine-readable form is '
-        '[`support_matrix.json`](support_matrix.json).',
+        '`docs/en/_generated/support_matrix.json`.',
         '',
         '| entry | stack | tests | pip install | passed | failed | skipped '
         '| toy compare | minutes | run on | commit |',
@@ -405,7 +407,7 @@ def results_markdown(records: Dict[str, dict]) -> str:
         if r is None or not (r['outcome']['skip_reasons']
                              or r['outcome']['failures']):
             continue
-        out += ['', f'## `{entry.name}`', '']
+        out += ['', f'### `{entry.name}`', '']
         for reason, count in r['outcome']['skip_reasons'].items():
             out.append(f'- skipped ({count}): {reason}')
         for test_id in r['outcome']['failures']:
@@ -480,7 +482,7 @@ def main(argv=None) -> int:
                         'environment')
     parser.add_argument('--results', default=RESULTS, metavar='PATH',
                         help='where the results go: PATH.md and PATH.json '
-                        '(default: docs/support_matrix)')
+                        '(default: docs/en/_generated/support_matrix)')
     args = parser.parse_args(argv)
 
     if args.list:

@@ -21,6 +21,11 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Run from a source checkout without installing mmgc.
+sys.path.insert(0, str(REPO_ROOT))
+
+from mmgc.reporting import write_result_files  # noqa: E402
+
 HEAVY_PACKAGES = ('mmdet', 'mmcv', 'mmpretrain')
 DEFAULT_MODULES = ['mmengine', 'torch', 'mmengine.runner', 'mmgc']
 
@@ -74,12 +79,17 @@ def main(argv=None) -> None:
                         help='fresh interpreters per module; the best counts')
     parser.add_argument('--python', default=sys.executable,
                         help='the interpreter to time (default: this one)')
+    parser.add_argument('--out', metavar='STEM',
+                        help='also write the table to STEM.md and the '
+                        'numbers to STEM.json (with the command and the '
+                        'machine), for the documentation')
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error('--runs must be at least 1')
 
-    print(f'python -X importtime -c "import <module>", best of {args.runs} '
-          f'runs ({args.python})')
+    lines = [f'python -X importtime -c "import <module>", best of '
+             f'{args.runs} runs']
+    print(lines[0] + f' ({args.python})')
     times = {module: [] for module in args.modules}
     loaded = {module: set() for module in args.modules}
     # Round-robin, so that a change in the machine's load hits every module.
@@ -91,10 +101,21 @@ def main(argv=None) -> None:
     for module in args.modules:
         heavy = [p for p in HEAVY_PACKAGES if p in loaded[module]]
         runs = ', '.join(f'{t / 1000:.0f}' for t in times[module])
-        print(f'  import {module:<16}{min(times[module]) / 1000:8.1f} ms '
-              f'(runs: {runs} ms); '
-              f'of {"/".join(HEAVY_PACKAGES)} it loads '
-              f'{", ".join(heavy) if heavy else "none"}')
+        lines.append(f'  import {module:<16}{min(times[module]) / 1000:8.1f} '
+                     f'ms (runs: {runs} ms); '
+                     f'of {"/".join(HEAVY_PACKAGES)} it loads '
+                     f'{", ".join(heavy) if heavy else "none"}')
+        print(lines[-1])
+    if args.out:
+        write_result_files(
+            args.out, title='Import time of mmgc next to mmengine and torch',
+            table='\n'.join(lines),
+            data={module: dict(best_ms=min(times[module]) / 1000,
+                               runs_ms=[t / 1000 for t in times[module]],
+                               heavy_packages_loaded=sorted(
+                                   p for p in HEAVY_PACKAGES
+                                   if p in loaded[module]))
+                  for module in args.modules})
 
 
 if __name__ == '__main__':

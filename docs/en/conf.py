@@ -25,7 +25,8 @@ extensions = [
 
 source_suffix = {'.md': 'markdown', '.rst': 'restructuredtext'}
 root_doc = 'index'
-exclude_patterns = ['_build', '_generated/README.md']
+# _generated/ holds the result files the tools write; pages include them.
+exclude_patterns = ['_build', '_generated']
 
 # Headings get anchors down to level 3, so pages can link to sections.
 myst_heading_anchors = 3
@@ -39,6 +40,9 @@ nitpick_ignore_regex = [
     (r'py:class', r'(Tensor|Optimizer|nn\.Module|Module|Parameter)'),
     (r'py:class', r'optional'),
     (r'py:obj', r'(torch|mmengine)\..*'),
+    # Private bases and mixins shown by show-inheritance: not public API.
+    (r'py:class', r'mmgc\..*\._\w+'),
+    (r'py:class', r'mmgc\..*Mixin'),
 ]
 
 autodoc_member_order = 'bysource'
