@@ -30,7 +30,7 @@ class GCStatsHook(Hook):
     skipped for inf) is measured at the next step.
 
     Which tensors count follows the optimizer's answer to the placement
-    protocol per param group (:func:`mmgc.optim.placement.gc_rule_of`).
+    protocol per param group (:func:`mmgc.optim.gc_rule_of`).
 
     Args:
         interval (int): Measure every this many iterations. Default 50.

@@ -37,7 +37,7 @@ class GCPlacement(NamedTuple):
     ``w_before - w_after`` of the step (the GC2 variants, ``gc_loc='update'``).
     """
 
-    #: The rule: True for GCC (only ``ndim > 3``, conv weights), False for GC
+    #: True for the GCC rule (only ``ndim > 3``, conv weights), False for GC
     #: (every ``ndim > 1``).
     conv_only: bool
     #: GC acts on the final update instead of the gradient.
@@ -47,8 +47,8 @@ class GCPlacement(NamedTuple):
     #: The L2 decay the kernel adds to the gradient before GC (0 when there
     #: is none or it is decoupled).
     l2: float = 0.0
-    #: With ``on_update``: whether the whole change a ``step()`` makes to the
-    #: weight is that update. False when the step does more after GC
+    #: Whether, with ``on_update``, the whole change a ``step()`` makes to
+    #: the weight is that update; False when the step does more after GC
     #: (Ranger's built-in Lookahead sync).
     whole_step: bool = True
 
