@@ -77,6 +77,10 @@ STEP="install mmgc and its dependencies (mmdet, mmpretrain, pycocotools)"
 say "$STEP"
 "${PIP[@]}" install -q -e "$REPO_ROOT[all]"
 
+STEP="install what the documentation is built with (make docs)"
+say "$STEP"
+"${PIP[@]}" install -q -r "$REPO_ROOT/docs/requirements.txt"
+
 STEP="verify the stack"
 "$PY" - <<'PYEOF'
 import mmcv, mmdet, mmengine, mmpretrain, torch, torchvision
