@@ -84,7 +84,7 @@ def adam(params: List[Tensor],
         arithmetic: Whose floating-point operation order to follow, so each
             family reproduces its reference bit for bit: ``'torch'``
             (the installed torch.optim.Adam's, see
-            :data:`mmgc.torch_torch_compat.TORCH_ADAM_STYLE`: ``m.lerp_(g, 1 - b1)`` and
+            ``mmgc.torch_compat.TORCH_ADAM_STYLE``: ``m.lerp_(g, 1 - b1)`` and
             ``(1 - b2^t) ** 0.5`` on recent torch; tensors outside the GC
             rule take torch's ``addcdiv`` update) or
             ``'paper'`` (the authors' code: ``m * b1 + (1 - b1) * g``,
@@ -218,7 +218,8 @@ def _sqrt(value: float, arithmetic: str) -> float:
 def _lerps_first_moment(arithmetic: str) -> bool:
     # torch >= 2.1 updates m by lerp_, older torch and the paper's code by
     # mul_ then add_.
-    return arithmetic == 'torch' and torch_compat.TORCH_ADAM_STYLE.lerp_first_moment
+    return (arithmetic == 'torch'
+            and torch_compat.TORCH_ADAM_STYLE.lerp_first_moment)
 
 
 def _multi_tensor_adam(params, grads, exp_avgs, exp_avg_sqs,
