@@ -6,9 +6,9 @@ mmpretrain:
 
 - :func:`register_core`, run by ``import mmgc``: the optimizers, the
   optim-wrapper constructor, GCStatsHook, the DDP wrapper for CPU-only
-  torchrun jobs and the FSDP strategy, all in mmengine's root registries
-  (mmdet's and mmpretrain's scoped lookups fall through to them), so any
-  config needs only
+  torchrun jobs and the FSDP and DeepSpeed strategies, all in mmengine's
+  root registries (mmdet's and mmpretrain's scoped lookups fall through to
+  them), so any config needs only
   ``custom_imports=dict(imports=['mmgc'], allow_failed_imports=False)``;
 - :func:`register_reid`, run by ``import mmgc.reid``: the ReID parts, in
   mmdet's registries (the ReID configs import ``mmgc.reid``);
@@ -60,8 +60,9 @@ def _register(registry: Registry, cls: type) -> None:
 
 
 def register_core() -> None:
-    """The optimizers, constructor, hooks, CPU DDP wrapper and FSDP strategy,
-    in mmengine's root registries. Needs mmengine and torch only."""
+    """The optimizers, constructor, hooks, CPU DDP wrapper and the FSDP and
+    DeepSpeed strategies, in mmengine's root registries. Needs mmengine and
+    torch only (DeepSpeed only to build GCDeepSpeedStrategy)."""
     for optimizer in tuple(PAPER_OPTIMIZERS) + tuple(GC_OPTIMIZERS):
         _register(OPTIMIZERS, optimizer)
     _register(OPTIM_WRAPPER_CONSTRUCTORS, GCOptimWrapperConstructor)
@@ -72,12 +73,16 @@ def register_core() -> None:
     _register(MODEL_WRAPPERS, CPUDistributedDataParallel)
 
     # FlexibleRunner and its strategies exist from mmengine 0.8; fsdp.py
-    # imports them, so it is imported only when they are there.
+    # and deepspeed.py import them, so they are imported only when they are
+    # there. deepspeed.py needs no DeepSpeed to import (mmengine's strategy
+    # module imports DeepSpeed where it is installed, whoever imports it).
     if mmengine_has_strategies():
         from mmengine.registry import STRATEGIES
 
+        from mmgc.engine.deepspeed import GCDeepSpeedStrategy
         from mmgc.engine.fsdp import GCFSDPStrategy
         _register(STRATEGIES, GCFSDPStrategy)
+        _register(STRATEGIES, GCDeepSpeedStrategy)
 
 
 def register_reid(*, head: type, center_loss: type, dataset: type,

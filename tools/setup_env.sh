@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up mmgc's development environment: a virtual environment in .venv with
 # the pinned development stack (torch, mmcv with its compiled ops, mmengine,
-# mmdet, mmpretrain, pycocotools) and mmgc. Users who add mmgc to their own
-# environment need none of this: see the README.
+# mmdet, mmpretrain, pycocotools, deepspeed) and mmgc. Users who add mmgc to
+# their own environment need none of this: see the README.
 #
 # Usage: tools/setup_env.sh
 #
@@ -27,6 +27,7 @@ MMCV_VERSION=2.1.0
 MMENGINE_VERSION=0.10.7
 MMDET_VERSION=3.3.0
 MMPRETRAIN_VERSION=1.2.0
+DEEPSPEED_VERSION=0.19.8
 
 STEP="start"
 say() { printf '[setup] %s\n' "$*"; }
@@ -81,14 +82,22 @@ STEP="install what the documentation is built with (make docs)"
 say "$STEP"
 "${PIP[@]}" install -q -r "$REPO_ROOT/docs/requirements.txt"
 
+STEP="install deepspeed $DEEPSPEED_VERSION (the [deepspeed] extra) without compiling its ops"
+say "$STEP"
+# DS_BUILD_OPS=0: none of DeepSpeed's C++/CUDA ops is compiled at install.
+# GC under ZeRO runs in the client optimizer and needs none; DeepSpeed
+# compiles an op on first use where a config asks for one (FusedAdam, ...).
+DS_BUILD_OPS=0 "${PIP[@]}" install -q "deepspeed==$DEEPSPEED_VERSION"
+
 STEP="verify the stack"
 "$PY" - <<'PYEOF'
-import mmcv, mmdet, mmengine, mmpretrain, torch, torchvision
+import deepspeed, mmcv, mmdet, mmengine, mmpretrain, torch, torchvision
 import mmcv.ops  # compiled ops
 import mmdet.models  # needs the compiled ops
 import mmgc
 print(f'[setup] ok: torch {torch.__version__}, torchvision {torchvision.__version__}, '
       f'mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, '
-      f'mmpretrain {mmpretrain.__version__}, mmgc {mmgc.__version__}')
+      f'mmpretrain {mmpretrain.__version__}, deepspeed {deepspeed.__version__}, '
+      f'mmgc {mmgc.__version__}')
 PYEOF
 say "done. Activate with: source ${VENV#$REPO_ROOT/}/bin/activate"

@@ -152,10 +152,10 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             model = model.module
         optim_wrapper_cfg = self.optim_wrapper_cfg.copy()
         optim_wrapper_cfg.setdefault('type', 'OptimWrapper')
-        _refuse_deepspeed(optim_wrapper_cfg['type'])
         optimizer_cfg = copy.copy(self.optimizer_cfg)
         optimizer_cls = self._resolve(optimizer_cfg['type'])
         target_cfg, target_cls = self._gc_target(optimizer_cfg, optimizer_cls)
+        _refuse_deepspeed(target_cls)
 
         params: List[dict] = []
         self.add_params(params, model)
@@ -394,15 +394,17 @@ def _summary(model: nn.Module, optimizer: Optimizer,
     return line, total
 
 
-def _refuse_deepspeed(wrapper_type) -> None:
-    name = wrapper_type if isinstance(wrapper_type, str) else getattr(
-        wrapper_type, '__name__', '')
-    if name == 'DeepSpeedOptimWrapper':
+def _refuse_deepspeed(optimizer_cls) -> None:
+    """Refuse DeepSpeed's own optimizers (FusedAdam, DeepSpeedCPUAdam, ...):
+    they update the weights in their own kernels, and DeepSpeed recognizes
+    them by type, so no GC step around them can be exact. DeepSpeed ZeRO with
+    any other optimizer is exact through GCDeepSpeedStrategy."""
+    module = getattr(optimizer_cls, '__module__', '') or ''
+    if module.startswith('deepspeed.'):
         raise ValueError(
-            'GCOptimWrapperConstructor cannot apply GC under DeepSpeed '
-            '(optim_wrapper type DeepSpeedOptimWrapper): DeepSpeed ZeRO '
-            'replaces the parameters with flat partitions of several weights '
-            'after the optimizer is built and steps on those, so the output '
-            'slices GC needs are gone and GC would silently be off. Train '
-            "with FSDP (runner_type='FlexibleRunner', "
-            "strategy=dict(type='GCFSDPStrategy')) or DDP instead.")
+            f'GCOptimWrapperConstructor cannot apply GC to '
+            f"{optimizer_cls.__name__}, one of DeepSpeed's own optimizers: "
+            'it updates the weights in its own kernels, which never run '
+            "mmgc's GC. Use an mmgc optimizer (SGD_GC, GCAdamW, ...) or a "
+            "torch one (type='AdamW'); with DeepSpeed ZeRO, train with "
+            "strategy=dict(type='GCDeepSpeedStrategy', ...).")

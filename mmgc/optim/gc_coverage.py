@@ -9,7 +9,7 @@ line all read it.
 """
 import warnings
 import weakref
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -23,6 +23,7 @@ from .sharded_gc import (FSDP_HOW_TO, has_layout, install_sharded_gc,
 
 __all__ = [
     'GCEmptyWarning', 'TensorCoverage', 'gc_coverage', 'check_gc_at_build',
+    'check_gc_after_sharding',
     'SKIP_ONE_D', 'SKIP_GC_OFF', 'SKIP_FROZEN', 'SKIP_ONE_ELEMENT_SLICES'
 ]
 
@@ -52,7 +53,7 @@ class TensorCoverage(NamedTuple):
     #: The weight's name where the optimizer's tensor tells it (FSDP1
     #: pieces), else None.
     name: Optional[str]
-    #: The weight's shape: the original one behind an FSDP1 piece.
+    #: Shape of the weight (the original one behind an FSDP1 piece).
     shape: torch.Size
     #: The group's placement; None when its group gets no GC.
     placement: Optional[GCPlacement]
@@ -93,6 +94,8 @@ def _why_skipped(param: Tensor, shape: torch.Size,
 # Checks at build time
 # --------------------------------------------------------------------------
 _CHECKED = weakref.WeakSet()
+# The optimizers that carry the sharded-GC step hooks (installed once).
+_SHARDED = weakref.WeakSet()
 
 
 def check_gc_at_build(optimizer) -> None:
@@ -108,7 +111,9 @@ def check_gc_at_build(optimizer) -> None:
     * warns (:class:`GCEmptyWarning`) when GC was asked for and no tensor
       will be centralized;
     * installs a check that runs at the first step and raises if the
-      parameters were flattened after the build (DeepSpeed ZeRO).
+      parameters were flattened after the build and nobody registered their
+      layout (DeepSpeed ZeRO without ``GCDeepSpeedStrategy``: see
+      :func:`check_gc_after_sharding`).
     """
     optimizer = gc_delegate_of(optimizer)
     if optimizer in _CHECKED:
@@ -130,7 +135,65 @@ def check_gc_at_build(optimizer) -> None:
         _warn_empty(name, coverage)
     _install_first_step_check(optimizer)
     if sharded:
+        _install_sharded_gc_once(optimizer)
+
+
+def _install_sharded_gc_once(optimizer) -> None:
+    if optimizer not in _SHARDED:
+        _SHARDED.add(optimizer)
         install_sharded_gc(optimizer)
+
+
+def check_gc_after_sharding(
+        optimizer,
+        tensors_by_group: Optional[Mapping[int, Sequence[Tensor]]] = None
+) -> int:
+    """Check an optimizer whose parameters a sharding engine replaced
+    after it was built (DeepSpeed ZeRO), once the engine has registered the
+    layout of every new tensor (:func:`~mmgc.optim.sharded_gc.\
+register_flat_layout`); install the sharded-GC step hooks.
+
+    Args:
+        optimizer: The optimizer that was built (a wrapper such as Lookahead
+            is followed to the optimizer that applies GC).
+        tensors_by_group: The tensors each param group (by index) will hold
+            when it steps, for an engine that puts them in place only for
+            the step (ZeRO-3); by default what the groups hold now.
+
+    Returns:
+        The number of registered tensors in the param groups that get GC.
+
+    Raises RuntimeError, before the first step, where GC would not be exact:
+    a 1-D tensor of unknown layout in a group that gets GC, or an optimizer
+    that centralizes its update before the rest of its step (Ranger with
+    ``gc_loc=False``).
+    """
+    optimizer = gc_delegate_of(optimizer)
+    name = type(optimizer).__name__
+    if tensors_by_group is None:
+        tensors_by_group = {
+            index: group['params']
+            for index, group in enumerate(optimizer.param_groups)
+        }
+    registered = 0
+    for index, tensors in tensors_by_group.items():
+        placement = gc_placement_of(optimizer, optimizer.param_groups[index])
+        if placement is None:
+            continue
+        for p in tensors:
+            if has_layout(p):
+                registered += 1
+                if placement.on_update and not placement.whole_step:
+                    raise _partial_step_error(name)
+            elif p.dim() <= 1 and p.numel() > 1:
+                raise RuntimeError(
+                    f'{name}: a parameter group that gets GC holds a 1-D '
+                    f'tensor of shape {tuple(p.shape)} whose layout the '
+                    'sharding engine did not register, so GC would '
+                    'silently be off for the weights in it.')
+    if registered:
+        _install_sharded_gc_once(optimizer)
+    return registered
 
 
 def _warn_empty(name: str, coverage: List[TensorCoverage]) -> None:
@@ -200,11 +263,11 @@ def _install_first_step_check(optimizer) -> None:
                     f'holds a 1-D tensor of shape {tuple(p.shape)} it was '
                     'not built with. Something flattened the parameters '
                     'after the build (DeepSpeed ZeRO replaces them with flat '
-                    'partitions of several weights), and GC would silently '
-                    'be off. DeepSpeed is not supported with GC: its ZeRO '
-                    'optimizer steps on partitions cut with no regard for '
-                    'the output slices GC needs. Train with FSDP '
-                    "(FlexibleRunner, strategy=dict(type='GCFSDPStrategy')) "
-                    'or DDP instead.')
+                    'partitions of several weights) without telling mmgc '
+                    'their layout, and GC would silently be off. With '
+                    "DeepSpeed use strategy=dict(type='GCDeepSpeedStrategy', "
+                    "...) (runner_type='FlexibleRunner'), which makes GC "
+                    'exact on the ZeRO partitions; with FSDP, '
+                    "strategy=dict(type='GCFSDPStrategy').")
 
     optimizer.register_step_pre_hook(check)

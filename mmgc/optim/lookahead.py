@@ -66,6 +66,9 @@ def advance_lookahead(param_groups: List[dict], state: Dict,
     for p, slow in captured:
         state[p][SLOW_KEY] = slow
     for group in param_groups:
+        # DeepSpeed ZeRO-3 steps one group at a time, the others emptied.
+        if not group['params']:
+            continue
         group['lookahead_step'] += 1
         if group['lookahead_step'] % group['lookahead_k'] != 0:
             continue
@@ -171,6 +174,12 @@ class Lookahead(Optimizer):
     @property
     def param_groups(self) -> List[dict]:
         return self.optimizer.param_groups
+
+    # DeepSpeed ZeRO-1/2 steps one group at a time by swapping in a shorter
+    # list; the inner optimizer must step on that list.
+    @param_groups.setter
+    def param_groups(self, groups: List[dict]) -> None:
+        self.optimizer.param_groups = groups
 
     @property
     def state(self):

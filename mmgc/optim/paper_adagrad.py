@@ -50,12 +50,16 @@ class _PaperAdagrad(StateFamilyMixin, Optimizer):
         # The accumulator starts at a value, so it is created eagerly.
         for group in self.param_groups:
             for p in group['params']:
-                state = self.state[p]
-                state['step'] = 0
-                state['sum'] = torch.full_like(
-                    p, initial_accumulator_value,
-                    memory_format=torch.preserve_format)
+                self._init_state(p, group)
         check_gc_at_build(self)
+
+    def _init_state(self, p, group: dict) -> dict:
+        state = self.state[p]
+        state['step'] = 0
+        state['sum'] = torch.full_like(p,
+                                       group['initial_accumulator_value'],
+                                       memory_format=torch.preserve_format)
+        return state
 
     #: The placement protocol: this class's rule for every group.
     gc_options = ()
@@ -86,6 +90,10 @@ class _PaperAdagrad(StateFamilyMixin, Optimizer):
                         f'{tuple(p.shape)}); set weight_decay=0 for it via '
                         'paramwise_cfg.')
                 state = self.state[p]
+                if not state:
+                    # A tensor put into the group after the build (DeepSpeed
+                    # ZeRO's flat partitions).
+                    state = self._init_state(p, group)
                 state['step'] += 1
                 params.append(p)
                 grads.append(p.grad)

@@ -35,12 +35,18 @@ an optimizer receives under sharded data parallelism:
   (:func:`mmgc.optim.gc_coverage.check_gc_at_build`), so AMP unscaling and
   gradient clipping come first as without sharding.
 
+DeepSpeed ZeRO (stages 1-3) hands the optimizer flat fp32 partitions of the
+same kind after it is built; :mod:`mmgc.engine.deepspeed` registers their
+layout (:func:`register_flat_layout`) and
+:func:`mmgc.optim.gc_coverage.check_gc_after_sharding` installs the same
+hooks.
+
 Where each optimizer applies GC comes from its answer to the placement
 protocol (:mod:`mmgc.optim.placement`); which tensors are centralized, and
 the checks at build time, from :mod:`mmgc.optim.gc_coverage`.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.distributed as dist
@@ -54,8 +60,8 @@ from .gc_ops import (add_slice_sums, gc_applies_to_shape,
 from .placement import GCPlacement, gc_placement_of
 
 __all__ = [
-    'register_fsdp_model', 'original_tensors', 'has_layout',
-    'install_sharded_gc', 'FSDP_HOW_TO'
+    'register_fsdp_model', 'register_flat_layout', 'original_tensors',
+    'has_layout', 'install_sharded_gc', 'FSDP_HOW_TO'
 ]
 
 
@@ -87,9 +93,42 @@ class _FlatLayout:
     # The ranks whose pieces make up the whole weights; None when this rank
     # holds every weight whole (FSDP's NO_SHARD).
     group: Optional[object]
+    # Where the group's collectives take tensors, when the optimizer tensor
+    # lives elsewhere (a CPU partition under NCCL); None: where it lives.
+    comm_device: Optional[torch.device] = None
 
 
 _LAYOUTS = WeakIdKeyDictionary()
+
+
+def register_flat_layout(tensor: Tensor,
+                         names: Sequence[str],
+                         shapes: Sequence[Sequence[int]],
+                         pieces: Iterable[Tuple[int, int, int, int]],
+                         group: Optional[object],
+                         comm_device: Optional[torch.device] = None) -> None:
+    """Record that the optimizer tensor ``tensor`` holds pieces of the
+    row-major flattening of the weights ``names``/``shapes``, so that GC on
+    it is exact (the step hooks of :func:`install_sharded_gc`).
+
+    Args:
+        tensor: The tensor the optimizer steps on.
+        names, shapes: Every weight that has pieces on some rank of
+            ``group``, the same on each rank (the all-reduce of slice sums
+            is laid out by them), also those of which this rank holds
+            nothing.
+        pieces: This rank's pieces as ``(index, offset, numel, start)``:
+            ``tensor[offset:offset + numel]`` is the elements ``start ..
+            start + numel - 1`` of the flattened weight ``shapes[index]``.
+        group: The process group whose pieces make up the whole weights;
+            None when this rank holds them whole.
+        comm_device: Where ``group``'s collectives take tensors when
+            ``tensor`` lives elsewhere (a CPU partition under NCCL).
+    """
+    shapes = tuple(torch.Size(s) for s in shapes)
+    segments = tuple(_Segment(*piece) for piece in pieces)
+    _LAYOUTS[tensor] = _FlatLayout(tuple(names), shapes, segments, group,
+                                   comm_device)
 
 
 def register_fsdp_model(model: nn.Module) -> int:
@@ -98,15 +137,12 @@ def register_fsdp_model(model: nn.Module) -> int:
     afterwards. Returns the number of optimizer-visible tensors recorded.
 
     FSDP1's private metadata is read by
-    :func:`mmgc.torch_compat.fsdp1_flat_params`.
+    ``mmgc.torch_compat.fsdp1_flat_params``.
     """
     flat_params = fsdp1_flat_params(model)
     for flat in flat_params:
-        segments = tuple(
-            _Segment(piece.index, piece.offset, piece.numel, piece.start)
-            for piece in flat.pieces)
-        _LAYOUTS[flat.tensor] = _FlatLayout(flat.names, flat.shapes,
-                                            segments, flat.process_group)
+        register_flat_layout(flat.tensor, flat.names, flat.shapes,
+                             flat.pieces, flat.process_group)
     return len(flat_params)
 
 
@@ -146,6 +182,7 @@ class _Buffer:
     size: int
     device: torch.device
     dtype: torch.dtype
+    comm_device: Optional[torch.device] = None
 
 
 class _ShardedGC:
@@ -173,7 +210,9 @@ class _ShardedGC:
                     continue
                 key = id(layout.group)
                 buf = buffers.setdefault(
-                    key, _Buffer(layout.group, 0, p.device, torch.float32))
+                    key,
+                    _Buffer(layout.group, 0, p.device, torch.float32,
+                            layout.comm_device))
                 if p.dtype == torch.float64:
                     buf.dtype = torch.float64
                 for i, shape in enumerate(layout.shapes):
@@ -205,7 +244,12 @@ class _ShardedGC:
                                sums[e.key][e.slot:e.slot + e.rows])
         for key, b in buffers.items():
             if b.group is not None and b.size:
-                dist.all_reduce(sums[key], group=b.group)
+                if b.comm_device is None or b.comm_device == b.device:
+                    dist.all_reduce(sums[key], group=b.group)
+                else:
+                    moved = sums[key].to(b.comm_device)
+                    dist.all_reduce(moved, group=b.group)
+                    sums[key] = moved.to(b.device)
         return sums
 
     @staticmethod
