@@ -3,7 +3,10 @@ run as written, the API reference lists every registered optimizer and the
 constructor, every public name has a docstring (autodoc makes them the
 reference), and the README's generated blocks match the files the tools
 wrote. `make docs` builds the site with warnings as errors and checks its
-internal links."""
+internal links.
+
+The config fragments inherit from mmdet's configs, so the file is in the
+detection lane."""
 import inspect
 import re
 import subprocess
@@ -17,7 +20,7 @@ import mmgc
 import mmgc.engine
 import mmgc.optim
 
-pytestmark = [pytest.mark.tools]
+pytestmark = [pytest.mark.tools, pytest.mark.detection]
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / 'docs' / 'en'
