@@ -295,8 +295,7 @@ class GCDeepSpeedStrategy(DeepSpeedStrategy):
 
         runner_type = 'FlexibleRunner'
         strategy = dict(type='GCDeepSpeedStrategy',
-                        zero_optimization=dict(stage=2),
-                        train_micro_batch_size_per_gpu=2)
+                        zero_optimization=dict(stage=2))
         optim_wrapper = dict(type='DeepSpeedOptimWrapper',
                              optimizer=dict(type='SGD_GC', lr=0.02))
 
@@ -312,6 +311,8 @@ class GCDeepSpeedStrategy(DeepSpeedStrategy):
       ``torch.optim.Adagrad`` subclass, ZeRO stage 0 with fp16/bf16;
     * ``zero_allow_untested_optimizer`` defaults to True (a client optimizer
       is always "untested" for DeepSpeed; mmgc tests its own under ZeRO);
+      ``train_micro_batch_size_per_gpu`` to the train dataloader's batch
+      size, as FlexibleRunner sets it for mmengine's strategy;
     * it runs with any DeepSpeed from 0.18.9 (mmengine 0.10.7 fails to
       register DeepSpeed's optimizers with 0.19, which removed the 1-bit
       ones) and on CPUs (torchrun + gloo), where mmengine would call
@@ -400,6 +401,13 @@ class GCDeepSpeedStrategy(DeepSpeedStrategy):
                 'in optim_wrapper.optimizer (e.g. GCAdamW).')
 
     def _wrap_model(self, model: nn.Module):
+        # FlexibleRunner fills this in for mmengine's DeepSpeedStrategy only,
+        # by its name; the dataloader's batch size reaches every strategy.
+        if ('train_micro_batch_size_per_gpu' not in self.config
+                and 'train_batch_size' not in self.config):
+            self.config['train_micro_batch_size_per_gpu'] = (
+                self.dispatch_kwargs.get('train_micro_batch_size_per_gpu')
+                or 1)
         client = getattr(getattr(self, 'optim_wrapper', None), 'optimizer',
                          None)
         wrapped = super()._wrap_model(model)
