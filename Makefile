@@ -54,12 +54,12 @@ docs: | $(PYTHON)
 # Minutes on a 2-core CPU; the comparisons of the task pages are separate
 # (tools/compare.py --out, see docs/en/compare.md).
 docs-figures: | $(PYTHON)
-	$(PYTHON) tools/benchmark_optimizers.py --repeats 10 --warmup 2 \
-		--out docs/en/_generated/benchmark_optimizers
-	$(PYTHON) tools/benchmark_training.py --iters 8 --warmup 2 \
-		--out docs/en/_generated/benchmark_training
-	$(PYTHON) tools/import_time.py --out docs/en/_generated/import_time
 	MMGC_FIGURES_DIR=docs/en/_generated $(PYTHON) -m pytest -q \
 		tests/test_sharded_gc.py -k sharded_equals_unsharded
+	$(PYTHON) tools/import_time.py --out docs/en/_generated/import_time
+	$(PYTHON) tools/benchmark_optimizers.py --repeats 5 --warmup 1 \
+		--out docs/en/_generated/benchmark_optimizers
+	$(PYTHON) tools/benchmark_training.py --iters 4 --warmup 1 \
+		--out docs/en/_generated/benchmark_training
 	$(PYTHON) tools/docs_figures.py
 

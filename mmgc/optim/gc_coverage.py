@@ -113,7 +113,7 @@ def check_gc_at_build(optimizer) -> None:
     * installs a check that runs at the first step and raises if the
       parameters were flattened after the build and nobody registered their
       layout (DeepSpeed ZeRO without ``GCDeepSpeedStrategy``: see
-      :func:`check_gc_after_sharding`).
+      :func:`~mmgc.optim.gc_coverage.check_gc_after_sharding`).
     """
     optimizer = gc_delegate_of(optimizer)
     if optimizer in _CHECKED:

@@ -109,7 +109,7 @@ def register_flat_layout(tensor: Tensor,
                          comm_device: Optional[torch.device] = None) -> None:
     """Record that the optimizer tensor ``tensor`` holds pieces of the
     row-major flattening of the weights ``names``/``shapes``, so that GC on
-    it is exact (the step hooks of :func:`install_sharded_gc`).
+    it is exact (the step hooks of ``install_sharded_gc``).
 
     Args:
         tensor: The tensor the optimizer steps on.
