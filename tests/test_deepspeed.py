@@ -3,6 +3,7 @@
 step with the same model trained without sharding on the same data; mixed
 precision (bf16, fp16 with its loss scaler); checkpoint resume; and what is
 refused."""
+import copy
 import os
 
 import pytest
@@ -160,7 +161,8 @@ def _exactness_worker(rank, world_size, port, cases, tmp, out):
     try:
         results, references, layouts = {}, {}, {}
         for name, stage, extra in cases:
-            strategy = _strategy(stage, tmp, **dict(extra))
+            key = (name, stage, _label(dict(extra)))
+            strategy = _strategy(stage, tmp, **copy.deepcopy(dict(extra)))
             engine, wrapper = _prepare(strategy, name)
             if name == 'SGD_GC' and not extra:
                 layouts[stage] = _pieces(engine)
@@ -170,7 +172,7 @@ def _exactness_worker(rank, world_size, port, cases, tmp, out):
                 if name not in references:
                     references[name] = _reference(name, world_size)
                 ref = references[name]
-                results[(name, stage, str(extra))] = max(
+                results[key] = max(
                     (got[k] - ref[k]).abs().max().item() for k in ref)
         gathered = [None] * world_size
         dist.all_gather_object(gathered, layouts)
@@ -178,6 +180,12 @@ def _exactness_worker(rank, world_size, port, cases, tmp, out):
             out.put((results, gathered))
     finally:
         dist.destroy_process_group()
+
+
+def _label(extra):
+    zero = extra.get('zero', {})
+    return ('offload' if 'offload_optimizer' in zero else
+            'sub-groups' if 'sub_group_size' in zero else '')
 
 
 def _pieces(engine):
@@ -211,15 +219,20 @@ def _check_cuts(ranks):
 def test_zero_equals_unsharded(run_two_ranks, tmp_path):
     cases = [(name, stage, ()) for stage in (1, 2, 3) for name in CASES]
     # ZeRO-3 with several sub-groups per param group: each steps alone.
-    cases += [('SGD_GC', 3, (('zero', dict(sub_group_size=200)), )),
-              ('Adam_GC2', 3, (('zero', dict(sub_group_size=200)), ))]
+    split = (('zero', dict(sub_group_size=200)), )
+    cases += [('SGD_GC', 3, split), ('Adam_GC2', 3, split)]
+    # ZeRO-Offload: the optimizer steps on CPU partitions (a client
+    # optimizer there needs zero_force_ds_cpu_optimizer=False).
+    offload = (('zero', dict(offload_optimizer=dict(device='cpu'))),
+               ('config', dict(zero_force_ds_cpu_optimizer=False)))
+    cases += [('SGD_GC', 2, offload), ('Adam_GC2', 3, offload)]
     results, layouts = run_two_ranks(_exactness_worker, cases,
                                      str(tmp_path), timeout=600)
     _check_cuts(layouts)
     print('\nmax |ZeRO - unsharded| over all weights after '
           f'{STEPS} steps (float32):')
     for (name, stage, extra), diff in sorted(results.items()):
-        print(f'  ZeRO-{stage} {name:32s} {extra:40s} {diff:.3g}')
+        print(f'  ZeRO-{stage} {name:32s} {extra:12s} {diff:.3g}')
     bad = {case: d for case, d in results.items() if not d < 1e-6}
     assert not bad, f'GC under ZeRO differs from unsharded GC: {bad}'
 
