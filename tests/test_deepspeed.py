@@ -98,14 +98,16 @@ def _loss(model, x, y):
     return ((model(x) - y).float()**2).mean()
 
 
-def _reference(name, world_size, steps=STEPS):
+def _reference(name, world_size, steps=STEPS, max_norm=None):
     """The unsharded run: the gradient is the average over the ranks'
-    batches, as data parallelism makes it."""
+    batches, as data parallelism makes it (clipped to ``max_norm``)."""
     from mmengine.optim import build_optim_wrapper
     torch.manual_seed(0)
     model = Net()
     cfg = _optim_wrapper(name)
     cfg['type'] = 'OptimWrapper'
+    if max_norm is not None:
+        cfg['clip_grad'] = dict(max_norm=max_norm)
     wrapper = build_optim_wrapper(model, cfg)
     for step in range(steps):
         wrapper.zero_grad()
@@ -169,9 +171,11 @@ def _exactness_worker(rank, world_size, port, cases, tmp, out):
             _train(engine, wrapper, rank, range(STEPS))
             got = _full_fp32(engine)
             if rank == 0:  # one unsharded run per optimizer, on one rank
-                if name not in references:
-                    references[name] = _reference(name, world_size)
-                ref = references[name]
+                max_norm = dict(extra).get('gradient_clipping')
+                if (name, max_norm) not in references:
+                    references[(name, max_norm)] = _reference(
+                        name, world_size, max_norm=max_norm)
+                ref = references[(name, max_norm)]
                 results[key] = max(
                     (got[k] - ref[k]).abs().max().item() for k in ref)
         gathered = [None] * world_size
@@ -185,7 +189,8 @@ def _exactness_worker(rank, world_size, port, cases, tmp, out):
 def _label(extra):
     zero = extra.get('zero', {})
     return ('offload' if 'offload_optimizer' in zero else
-            'sub-groups' if 'sub_group_size' in zero else '')
+            'sub-groups' if 'sub_group_size' in zero else
+            'clipping' if 'gradient_clipping' in extra else '')
 
 
 def _pieces(engine):
@@ -226,6 +231,10 @@ def test_zero_equals_unsharded(run_two_ranks, tmp_path):
     offload = (('zero', dict(offload_optimizer=dict(device='cpu'))),
                ('config', dict(zero_force_ds_cpu_optimizer=False)))
     cases += [('SGD_GC', 2, offload), ('Adam_GC2', 3, offload)]
+    # Gradient clipping (by the global norm) comes before GC, as in
+    # mmengine's OptimWrapper(clip_grad=...).
+    clip = (('gradient_clipping', 0.05), )
+    cases += [('SGD_GC', 2, clip), ('Adam_GC2', 3, clip)]
     results, layouts = run_two_ranks(_exactness_worker, cases,
                                      str(tmp_path), timeout=600)
     _check_cuts(layouts)
