@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 DEEPSPEED_INSTALL = ("DS_BUILD_OPS=0 pip install 'mmgc[deepspeed]' (or "
-                     "'deepspeed>=0.18.9,<0.20')")
+                     "'deepspeed>=0.19.8,<0.20')")
 
 #: DeepSpeed's own optimizers that mmengine registers: (module, class).
 #: The 1-bit ones are gone from DeepSpeed 0.19.
@@ -313,9 +313,9 @@ class GCDeepSpeedStrategy(DeepSpeedStrategy):
       is always "untested" for DeepSpeed; mmgc tests its own under ZeRO);
       ``train_micro_batch_size_per_gpu`` to the train dataloader's batch
       size, as FlexibleRunner sets it for mmengine's strategy;
-    * it runs with any DeepSpeed from 0.18.9 (mmengine 0.10.7 fails to
-      register DeepSpeed's optimizers with 0.19, which removed the 1-bit
-      ones) and on CPUs (torchrun + gloo), where mmengine would call
+    * it runs with DeepSpeed 0.19, whose removal of the 1-bit optimizers
+      breaks mmengine 0.10.7's registration of DeepSpeed's optimizers, and
+      on CPUs (torchrun + gloo), where mmengine would call
       ``torch.cuda.set_device``.
     """
 
