@@ -9,9 +9,9 @@ from _det_utils import (PYTHON, REPO_ROOT, TESTS_DIR, data_root_options,
 
 # A toy detector (mmdet) trained by FlexibleRunner (mmengine >= 0.8) with
 # DeepSpeed (the deepspeed extra).
-pytestmark = [pytest.mark.sharded, pytest.mark.detection]
-
-pytest.importorskip('deepspeed', reason='needs the deepspeed extra')
+pytestmark = [
+    pytest.mark.sharded, pytest.mark.detection, pytest.mark.deepspeed
+]
 
 TOY_ZERO2 = (REPO_ROOT /
              'configs/sharded/faster-rcnn_toy-r18_fpn_gc-zero2_1x_toycoco.py')
