@@ -46,8 +46,8 @@ nitpick_ignore_regex = [
 ]
 
 autodoc_member_order = 'bysource'
-autodoc_typehints = 'description'
-autodoc_default_options = {'members': True, 'show-inheritance': True}
+autodoc_typehints = 'signature'
+autodoc_default_options = {'members': True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 
