@@ -2,14 +2,21 @@
 import pytest
 import torch
 from mmdet.registry import MODELS
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 
 import mmgc.reid  # noqa: F401  (registers BNNeckHead and CenterLoss)
 
 pytestmark = [pytest.mark.reid]
 
-init_default_scope('mmdet')
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    # Each test builds in mmdet's scope and leaves the scope as it was: a
+    # scope set when this file is imported would change how the tests of
+    # other files build (collection imports every file first).
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
 
 LOSS_CLS = dict(
     type='mmpretrain.LabelSmoothLoss', label_smooth_val=0.1, mode='original')
