@@ -30,8 +30,8 @@ from mmengine.dist import is_main_process  # noqa: E402
 from mmgc.datasets.checks import check_dataset_files  # noqa: E402
 from mmgc.engine.checkpoint import check_checkpoint_file  # noqa: E402
 from mmgc.engine.tool_setup import (  # noqa: E402
-    add_common_arguments, build_runner, load_config, parse_tool_args,
-    setup_cpu_distributed, tool_parser)
+    add_common_arguments, build_runner, finish_distributed, load_config,
+    parse_tool_args, setup_cpu_distributed, tool_parser)
 
 
 def parse_args(argv=None):
@@ -100,6 +100,7 @@ def main(argv=None):
     metrics = build_runner(cfg).test()
     if is_main_process():  # every rank holds the same, gathered metrics
         print('\n'.join(f'{key}: {value}' for key, value in metrics.items()))
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -42,8 +42,9 @@ from mmgc.engine.checkpoint import (  # noqa: E402
     DEFAULT_TEMPLATES, PARTIAL_SUFFIX, check_checkpoint_file,
     find_resumable_checkpoint, run_checkpoint_files)
 from mmgc.engine.tool_setup import (  # noqa: E402
-    add_common_arguments, add_training_hooks, build_runner, load_config,
-    parse_tool_args, say, setup_cpu_distributed, tool_parser)
+    add_common_arguments, add_training_hooks, build_runner,
+    finish_distributed, load_config, parse_tool_args, say,
+    setup_cpu_distributed, tool_parser)
 
 
 def parse_args(argv=None):
@@ -236,6 +237,7 @@ def main(argv=None):
     check_dataset_files(cfg, splits=('train', 'val'))
 
     build_runner(cfg).train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

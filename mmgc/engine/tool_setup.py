@@ -15,6 +15,8 @@ import argparse
 import os
 import os.path as osp
 
+import torch.distributed as dist
+
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -138,3 +140,12 @@ def build_runner(cfg: Config) -> Runner:
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
+
+
+def finish_distributed() -> None:
+    """End a distributed run cleanly: every rank waits for the others, then
+    leaves the process group. Exiting with the group alive can abort a
+    gloo process at interpreter exit after its work is done."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
