@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 NUM_FEATURES, NUM_CLASSES = 6, 3
 
 #: The toy configs: a baseline with SGD, and what tests put after it.
-BASELINE_CONFIG = f'''
+BASELINE_CONFIG = '''
 custom_imports = dict(imports=['mmgc', '_compare_toy'],
                       allow_failed_imports=False)
 model = dict(type='CompareToyNet', width=8)

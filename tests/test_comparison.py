@@ -5,7 +5,6 @@ checks of what runs were trained with are tested without training.
 (tests/test_compare_tool.py runs tools/compare.py on a tiny real pair.)"""
 import importlib.util
 import json
-import math
 import re
 import sys
 import time

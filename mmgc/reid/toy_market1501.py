@@ -282,7 +282,6 @@ def generate_toy_market1501(out_dir: str,
     frame = 0
 
     def images_of(pid: int) -> List[Tuple[int, np.ndarray]]:
-        nonlocal frame
         person = _make_identity(rng)
         num_cams = rng.randint(cameras_per_id[0], cameras_per_id[1] + 1)
         cams = sorted(rng.choice(num_cameras, num_cams, replace=False))
