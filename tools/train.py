@@ -19,8 +19,8 @@ complete checkpoint and says what it skipped, a work dir that holds another
 run's checkpoints is not trained over without ``--resume`` or
 ``--overwrite``, each epoch is reseeded so a resumed run equals an
 uninterrupted one (RandomStateHook), and ranks that built different
-optimizers stop (OptimizerConsistencyHook); see the README's "Checkpoints,
-resume and interrupted runs".
+optimizers stop (OptimizerConsistencyHook); see "Checkpoints, resume and
+interrupted runs" in docs/en/detection.md.
 
 The setup it shares with tools/test.py (common options, config loading,
 CPU-only torchrun, the Runner) is in :mod:`mmgc.engine.tool_setup`.

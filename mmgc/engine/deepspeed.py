@@ -108,7 +108,8 @@ def _layout_error(zero_optimizer, exc: Exception) -> RuntimeError:
         f'mmgc cannot read the layout of the ZeRO partitions of '
         f'{type(zero_optimizer).__name__} in DeepSpeed {version} ({exc!r}), '
         'so GC could not be exact on them. Use a DeepSpeed release of the '
-        'range mmgc supports (README, support matrix), or train without GC.')
+        'range mmgc supports (docs/en/compatibility.md), or train without '
+        'GC.')
 
 
 def _stage12_partitions(zero_optimizer, names: Dict[int, str]):
