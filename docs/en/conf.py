@@ -52,4 +52,3 @@ napoleon_numpy_docstring = False
 
 html_theme = 'furo'
 html_title = f'mmgc {release}'
-html_static_path = ['_static']
