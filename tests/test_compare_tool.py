@@ -98,13 +98,13 @@ def test_repeated_seeds_add_up_and_the_pairs_get_paired_statistics(
     assert columns['toy/loss']['paired']['better'] == 'lower'
     assert columns['toy/accuracy']['paired']['better'] == 'higher'
     assert ('Paired by seed (2 seeds: 0, 1): delta = w/ GC - w/o GC per '
-            'seed; mean and 95% confidence interval (Student t, df 1):'
-            ) in stdout
+            'seed; mean, 95% confidence interval (Student t, df 1), on how '
+            'many seeds GC did better, verdict:') in stdout
     assert re.search(r'^  toy/loss\s+[-+]\d\.\d\s+\[[-+]\d\.\d, [-+]\d\.\d\]'
-                     r'\s+(GC (higher|lower) \((better|worse)\)|no '
+                     r'\s+[012]/2\s+(GC (higher|lower) \((better|worse)\)|no '
                      r'difference resolved with 2 seeds)$', stdout, re.M)
     markdown = (work_dir / 'comparison.md').read_text()
-    assert '| Metric | delta | 95% CI | verdict |' in markdown
+    assert '| Metric | delta | 95% CI | GC better | verdict |' in markdown
     for png in ('loss_curves.png', 'metrics_per_epoch.png',
                 'paired_seeds.png'):
         assert (work_dir / png).read_bytes()[:4] == b'\x89PNG'

@@ -229,6 +229,8 @@ def test_paired_stats_of_known_deltas(without_scipy):
     assert stats['half_width'] == pytest.approx(0.616278, abs=1e-6)
     assert stats['ci95'] == pytest.approx([-0.266278, 0.966278], abs=1e-6)
     assert stats['verdict'] == 'no difference resolved with 4 seeds'
+    # Three of the four seeds moved up, one down.
+    assert stats['seeds_better'] == 3
 
 
 def test_paired_verdicts_respect_metrics_where_lower_is_better():
@@ -242,6 +244,10 @@ def test_paired_verdicts_respect_metrics_where_lower_is_better():
     assert paired_stats([2.0, 2.0])['verdict'] == 'GC higher (better)'
     assert paired_stats([0.0, 0.0])['verdict'] == (
         'no difference resolved with 2 seeds')
+    # A tie is not better; an error that falls is.
+    assert paired_stats([0.0, 0.0])['seeds_better'] == 0
+    assert paired_stats([-1.0, 0.5, -2.0], higher_is_better=False)[
+        'seeds_better'] == 2
     for key in ('error/top1', 'error/top5', 'loss', 'val/loss_cls',
                 'toy/loss', 'depth/rmse'):
         assert lower_is_better(key), key
@@ -344,21 +350,22 @@ def test_the_table_gains_the_paired_statistics(tmp_path, without_scipy):
     # ... and the paired statistics follow, one line per metric.
     lines = text.splitlines()
     start = lines.index('Paired by seed (3 seeds: 0, 1, 2): delta = w/ GC - '
-                        'w/o GC per seed; mean and 95% confidence interval '
-                        '(Student t, df 2):')
+                        'w/o GC per seed; mean, 95% confidence interval '
+                        '(Student t, df 2), on how many seeds GC did better, '
+                        'verdict:')
     assert [line.split() for line in lines[start + 1:start + 3]] == [
-        ['top-1', 'acc', '+3.00', '[+0.52,', '+5.48]', 'GC', 'higher',
+        ['top-1', 'acc', '+3.00', '[+0.52,', '+5.48]', '3/3', 'GC', 'higher',
          '(better)'],
-        # Error falls by as much: lower, and better.
-        ['top-1', 'err', '-3.00', '[-5.48,', '-0.52]', 'GC', 'lower',
+        # Error falls by as much: lower, and better, on every seed.
+        ['top-1', 'err', '-3.00', '[-5.48,', '-0.52]', '3/3', 'GC', 'lower',
          '(better)'],
     ]
     # top-5 accuracy was not logged by these runs, so the set stops there.
     assert len(lines) == start + 3
     markdown = format_table(table, markdown=True).splitlines()
-    assert '| Metric | delta | 95% CI | verdict |' in markdown
-    assert '| top-1 acc | +3.00 | [+0.52, +5.48] | GC higher (better) |' in (
-        markdown)
+    assert '| Metric | delta | 95% CI | GC better | verdict |' in markdown
+    assert ('| top-1 acc | +3.00 | [+0.52, +5.48] | 3/3 | GC higher (better) '
+            '|') in markdown
     # JSON-able, per-seed values included.
     loaded = json.loads(json.dumps(table))
     paired = loaded['groups'][0]['columns'][0]['paired']

@@ -76,7 +76,8 @@ def verdict(lo: Optional[float], hi: Optional[float], n: int,
 
 def paired_stats(deltas: Sequence[Optional[float]], subject: str = 'GC',
                  higher_is_better: bool = True) -> dict:
-    """Mean, sample sd, 95% interval and verdict of per-seed deltas.
+    """Mean, sample sd, 95% interval and verdict of per-seed deltas, and
+    on how many seeds the candidate did better (``seeds_better``).
 
     With one delta there is no interval (``ci95`` None); with a missing
     value (COCOeval's -1) nothing is computed (``mean`` None).
@@ -84,13 +85,16 @@ def paired_stats(deltas: Sequence[Optional[float]], subject: str = 'GC',
     n = len(deltas)
     result = dict(test=TEST_NAME, n=n, deltas=list(deltas), mean=None,
                   sd=None, df=None, t_quantile=None, t_source=None,
-                  half_width=None, ci95=None,
+                  half_width=None, ci95=None, seeds_better=None,
                   better='higher' if higher_is_better else 'lower')
     if n == 0 or any(d is None for d in deltas):
         result['verdict'] = 'n/a (a value is missing)'
         return result
     mean = sum(deltas) / n
     result['mean'] = mean
+    # The sign test's count: how many seeds moved the good way.
+    result['seeds_better'] = sum(
+        1 for d in deltas if (d > 0 if higher_is_better else d < 0))
     if n < 2:
         result['verdict'] = verdict(None, None, n, subject, higher_is_better)
         return result

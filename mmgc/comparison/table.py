@@ -276,24 +276,30 @@ def format_paired(table: dict, group: dict,
         return [f'Paired by seed ({which}): no interval can be given with '
                 'one seed; train with several (--seeds 0 1 2) for a 95% '
                 'confidence interval of the change.']
+    subject = _subject(names)
     intro = (f'Paired by seed ({which}): delta = '
-             f'{names[1]} - {names[0]} per seed; mean and 95% confidence '
-             f'interval (Student t, df {n - 1})')
+             f'{names[1]} - {names[0]} per seed; mean, 95% confidence '
+             f'interval (Student t, df {n - 1}), on how many seeds '
+             f'{subject} did better, verdict')
     rows = []
     for column in group['columns']:
         stats = column['paired']
         mean = ('n/a' if stats['mean'] is None else
                 f'{stats["mean"]:+.{places}f}')
+        better = ('n/a' if stats.get('seeds_better') is None else
+                  f'{stats["seeds_better"]}/{n}')
         rows.append([column['name'], mean, _interval(stats, places),
-                     stats['verdict']])
+                     better, stats['verdict']])
     if markdown:
-        return [intro, '', '| Metric | delta | 95% CI | verdict |',
-                '|---|---:|---:|---|'] + [
+        return [intro, '',
+                f'| Metric | delta | 95% CI | {subject} better | verdict |',
+                '|---|---:|---:|---:|---|'] + [
                     '| ' + ' | '.join(row) + ' |' for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return [intro + ':'] + [
         '  ' + '  '.join([row[0].ljust(widths[0]), row[1].rjust(widths[1]),
-                          row[2].rjust(widths[2]), row[3]]) for row in rows]
+                          row[2].rjust(widths[2]), row[3].rjust(widths[3]),
+                          row[4]]) for row in rows]
 
 
 def format_per_seed(table: dict) -> str:
