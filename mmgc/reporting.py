@@ -51,7 +51,7 @@ def write_result_files(stem, *, title: str, table: str, data,
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     command = 'python ' + ' '.join(
-        shlex.quote(arg) for arg in [_relative(sys.argv[0])] + sys.argv[1:])
+        shlex.quote(arg) for arg in _program() + sys.argv[1:])
     provenance = dict(command=command, machine=machine_summary(device),
                       date=datetime.date.today().isoformat())
     lines = [
@@ -63,6 +63,15 @@ def write_result_files(stem, *, title: str, table: str, data,
     stem.with_suffix('.md').write_text('\n'.join(lines))
     stem.with_suffix('.json').write_text(
         json.dumps(dict(provenance, results=data), indent=1) + '\n')
+
+
+def _program() -> list:
+    """How the running program was started: ``['-m', 'pytest']`` for a
+    package run with ``python -m``, else the script's relative path."""
+    path = Path(sys.argv[0])
+    if path.name == '__main__.py':
+        return ['-m', path.parent.name]
+    return [_relative(sys.argv[0])]
 
 
 def _relative(path: str) -> str:
