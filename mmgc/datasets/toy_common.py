@@ -1,17 +1,23 @@
-"""What the toy dataset generators share: the outlines of their shapes, and
-the rule for an output folder that already holds something (reuse it,
-replace it, or refuse)."""
+"""What the dataset generators (toy shapes, MNIST digits) share: the
+outlines of their shapes, the rule for an output folder that already holds
+something (reuse it, replace it, or refuse), and the two layouts they write
+(COCO, and ImageNet's class folders)."""
 import json
 import math
 import os.path as osp
 import shlex
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
+                    Tuple)
 
+import cv2
 import numpy as np
 
 SHAPES = ('cross', 'ellipse', 'rectangle', 'star', 'triangle')
+# File names follow COCO so configs written for COCO need only a new data_root.
+COCO_SPLITS = {'train': 'train2017', 'val': 'val2017'}
+CLS_SPLITS = ('train', 'val')
 
 
 def shape_outline(shape: str, size: float, aspect: float,
@@ -107,3 +113,141 @@ def rewrite_command(tool: str, out_dir: str, default_out_dir: str,
         if value != default and field in flags:
             options += [flags[field], str(value)]
     return ' '.join([f'python {tool}'] + options + ['--overwrite'])
+
+
+def raise_if_invalid(settings, what: str, problems: List[str]) -> None:
+    """Raise ValueError listing the ``problems`` of the ``what`` settings
+    (e.g. 'toy COCO'), if there are any."""
+    if problems:
+        raise ValueError(f'Invalid {what} settings: ' + '; '.join(problems) +
+                         f' (got {settings}).')
+
+
+def canvas_problems(settings, min_size: str, max_size: str,
+                    smallest: int) -> List[str]:
+    """What is wrong with the settings of a COCO generator that places
+    ``min_objects`` to ``max_objects`` objects on square images, with sizes
+    between the fields named ``min_size`` and ``max_size``, at least
+    ``smallest``."""
+    problems = []
+    if settings.num_train < 1 or settings.num_val < 1:
+        problems.append('num_train and num_val must be at least 1')
+    if settings.image_size < 32:
+        problems.append('image_size must be at least 32 (mmdet drops '
+                        'smaller images by default)')
+    if not 1 <= settings.min_objects <= settings.max_objects:
+        problems.append('need 1 <= min_objects <= max_objects')
+    if not smallest <= getattr(settings, min_size) <= getattr(
+            settings, max_size):
+        problems.append(f'need {smallest} <= {min_size} <= {max_size}')
+    if getattr(settings, max_size) > settings.image_size:
+        problems.append(f'{max_size} must not exceed image_size')
+    return problems
+
+
+def write_dataset(out_dir, settings, meta_name: str,
+                  ann_files_of: Callable[[Path], Dict[str, Path]],
+                  write: Callable[[Path], None], overwrite: bool, what: str,
+                  tool: str,
+                  progress: Optional[Callable[[str], None]] = None
+                  ) -> Dict[str, Path]:
+    """What every generator does around its drawing: check ``settings``,
+    keep a folder that already holds this dataset (:func:`reuse_or_clear`,
+    whose arguments these are), else ``write(out_dir)`` the files and then
+    the settings file ``meta_name``.
+
+    Returns:
+        The annotation files, ``ann_files_of(out_dir)``.
+    """
+    settings.validate()
+    out_dir = Path(out_dir)
+    meta_file = out_dir / meta_name
+    ann_files = ann_files_of(out_dir)
+    if reuse_or_clear(out_dir, meta_file, settings, ann_files, overwrite,
+                      what, tool, progress):
+        return ann_files
+    write(out_dir)
+    # Written last: its presence marks a complete dataset.
+    meta_file.write_text(json.dumps(asdict(settings), indent=2))
+    return ann_files
+
+
+def coco_ann_files(out_dir: Path) -> Dict[str, Path]:
+    """The annotation file of each split of a dataset in COCO's layout."""
+    return {
+        split: out_dir / 'annotations' / f'instances_{folder}.json'
+        for split, folder in COCO_SPLITS.items()
+    }
+
+
+def write_coco(out_dir: Path, counts: Dict[str, int], image_size: int,
+               draw: Callable[[str, int], Tuple[np.ndarray, List[dict]]],
+               description: str, classes: Sequence[str], supercategory: str,
+               progress: Optional[Callable[[str], None]] = None) -> None:
+    """Write ``counts[split]`` square images of each split in COCO's layout.
+
+    ``draw(split, index)`` gives an image as cv2 writes it (BGR or grey) and
+    its annotations without ids; ``description`` (``{split}`` is filled in)
+    goes into each annotation file's info.
+    """
+    # Remove stale images of a previous, larger dataset.
+    for folder in COCO_SPLITS.values():
+        for old in (out_dir / folder).glob('*.png'):
+            old.unlink()
+    ann_files = coco_ann_files(out_dir)
+    for split, num_images in counts.items():
+        image_dir = out_dir / COCO_SPLITS[split]
+        if progress:
+            progress(f'drawing {num_images} {split} images into {image_dir}')
+        image_dir.mkdir(parents=True, exist_ok=True)
+        images, annotations = [], []
+        for index in range(num_images):
+            image, image_annotations = draw(split, index)
+            file_name = f'{index:06d}.png'
+            cv2.imwrite(str(image_dir / file_name), image)
+            image_id = index + 1
+            images.append(
+                dict(id=image_id, file_name=file_name, height=image_size,
+                     width=image_size))
+            for annotation in image_annotations:
+                annotations.append(
+                    dict(id=len(annotations) + 1, image_id=image_id,
+                         **annotation))
+        coco = dict(
+            info=dict(description=description.format(split=split),
+                      version='1.0'),
+            licenses=[],
+            images=images,
+            annotations=annotations,
+            categories=[
+                dict(id=i + 1, name=name, supercategory=supercategory)
+                for i, name in enumerate(classes)
+            ])
+        ann_files[split].parent.mkdir(parents=True, exist_ok=True)
+        ann_files[split].write_text(json.dumps(coco))
+
+
+def cls_ann_files(out_dir: Path) -> Dict[str, Path]:
+    """The list file (meta/<split>.txt) of each split of a dataset in
+    ImageNet's folder layout."""
+    return {split: out_dir / 'meta' / f'{split}.txt' for split in CLS_SPLITS}
+
+
+def write_class_folders(split_dir: Path, ann_file: Path,
+                        samples: Iterable[Tuple[str, str, int, np.ndarray]]
+                        ) -> None:
+    """Write one split in ImageNet's folder layout: each sample (class name,
+    file name, label, image as cv2 writes it) to
+    ``split_dir/<class>/<file>``, and the lines ``<class>/<file> <label>``
+    to ``ann_file``. Images of an earlier, larger dataset are removed
+    first."""
+    for old in split_dir.glob('*/*.png'):
+        old.unlink()
+    lines = []
+    for name, file_name, label, image in samples:
+        class_dir = split_dir / name
+        class_dir.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(class_dir / file_name), image)
+        lines.append(f'{name}/{file_name} {label}')
+    ann_file.parent.mkdir(parents=True, exist_ok=True)
+    ann_file.write_text('\n'.join(lines) + '\n')
