@@ -9,15 +9,14 @@ Re-running with the same settings does nothing; the toy classification
 configs in configs/classification/toy/ read data/toy_cls/ (relative to the
 repository root, from where tools/train.py is run).
 """
-import argparse
 import sys
-import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Run from a source checkout without installing mmgc.
 sys.path.insert(0, str(REPO_ROOT))
 
+from mmgc.datasets.cli import generator_parser, run_generator  # noqa: E402
 from mmgc.datasets.toy_cls import (TOY_CLS_CLASSES,  # noqa: E402
                                    ToyClsSettings, generate_toy_cls)
 
@@ -25,28 +24,19 @@ DEFAULTS = ToyClsSettings()
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Draw the toy image-classification dataset (ImageNet '
-        'folder layout) used by configs/classification/toy/.')
-    parser.add_argument(
-        '--out-dir',
-        default=str(REPO_ROOT / 'data' / 'toy_cls'),
-        help='output folder (default: data/toy_cls in the repository)')
-    parser.add_argument(
-        '--num-train', type=int, default=DEFAULTS.num_train_per_class,
-        help='training images per class')
-    parser.add_argument(
-        '--num-val', type=int, default=DEFAULTS.num_val_per_class,
-        help='validation images per class')
-    parser.add_argument(
-        '--image-size', type=int, default=DEFAULTS.image_size,
-        help='side of the square images in pixels')
-    parser.add_argument('--seed', type=int, default=DEFAULTS.seed)
-    parser.add_argument(
-        '--overwrite', action='store_true',
-        help='replace data written earlier, with other settings or the '
-        'same (to repair damaged files)')
-    return parser.parse_args(argv)
+    return generator_parser(
+        'Draw the toy image-classification dataset (ImageNet folder '
+        'layout) used by configs/classification/toy/.', REPO_ROOT, 'toy_cls',
+        {
+            '--num-train': dict(type=int,
+                                default=DEFAULTS.num_train_per_class,
+                                help='training images per class'),
+            '--num-val': dict(type=int, default=DEFAULTS.num_val_per_class,
+                              help='validation images per class'),
+            '--image-size': dict(type=int, default=DEFAULTS.image_size,
+                                 help='side of the square images in pixels'),
+            '--seed': dict(type=int, default=DEFAULTS.seed),
+        }).parse_args(argv)
 
 
 def main(argv=None):
@@ -56,19 +46,11 @@ def main(argv=None):
         num_val_per_class=args.num_val,
         image_size=args.image_size,
         seed=args.seed)
-    start = time.monotonic()
-    try:
-        ann_files = generate_toy_cls(
-            args.out_dir,
-            settings,
-            overwrite=args.overwrite,
-            progress=lambda message: print(f'[toy_cls] {message}',
-                                           flush=True))
-    except (FileExistsError, ValueError) as error:
-        sys.exit(f'[toy_cls] error: {error}')
-    print(f'[toy_cls] done in {time.monotonic() - start:.1f}s: '
-          f'{len(TOY_CLS_CLASSES)} classes, {ann_files["train"]} and '
-          f'{ann_files["val"]}')
+    run_generator(
+        'toy_cls', lambda progress: generate_toy_cls(
+            args.out_dir, settings, overwrite=args.overwrite,
+            progress=progress),
+        summary=f'{len(TOY_CLS_CLASSES)} classes, ')
 
 
 if __name__ == '__main__':
