@@ -2,10 +2,9 @@
 FlexibleRunner + GCFSDPStrategy (torch FSDP1) + SGD_GC on 2 CPU processes."""
 
 import pytest
-import torch
 
-from _det_utils import (PYTHON, REPO_ROOT, TESTS_DIR, data_root_options,
-                        make_tiny_toy_data, run_tool, tiny_schedule_options)
+from _det_utils import REPO_ROOT
+from _sharded_toy_runs import assert_slice_sums_kept, train_toy_detector
 from _torch_support import skip_unless_fsdp1_runs_on_cpu
 
 # A toy detector (mmdet) trained by FlexibleRunner (mmengine >= 0.8).
@@ -17,44 +16,11 @@ TOY_FSDP = (REPO_ROOT /
 
 def test_fsdp_toy_detector_trains_with_exact_gc(tmp_path, free_port):
     skip_unless_fsdp1_runs_on_cpu()
-    data = make_tiny_toy_data(tmp_path / 'data')
-    config = tmp_path / 'fsdp_toy.py'
-    config.write_text(
-        f"_base_ = '{TOY_FSDP}'\n"
-        "custom_imports = dict(imports=['mmgc', '_fsdp_hook'], "
-        'allow_failed_imports=False)\n'
-        "custom_hooks = [dict(type='DumpFullParamsHook')]\n")
-    work_dir = tmp_path / 'work'
-    run_tool([
-        'bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir,
-        '--cfg-options', 'env_cfg.dist_cfg.backend=gloo',
-        *data_root_options(data),
-        *tiny_schedule_options(max_epochs=1, batch_size=2),
-        'train_cfg.val_interval=100',
-        # No warm-up: full-size steps, so GC's effect is far above rounding.
-        'param_scheduler.0.start_factor=1.0',
-    ], env=dict(PYTHON=PYTHON, PORT=str(free_port), OMP_NUM_THREADS='1',
-                PYTHONPATH=str(TESTS_DIR)))
+    work_dir = train_toy_detector(tmp_path, TOY_FSDP, 'DumpFullParamsHook',
+                                  free_port)
     log = next(work_dir.glob('*/*.log')).read_text()
     assert 'GCFSDPStrategy' in log or 'FlexibleRunner' in log
-    before = torch.load(work_dir / 'full_before.pth')
-    after = torch.load(work_dir / 'full_after.pth')
-    weights = [n for n, p in before.items() if p.dim() > 1]
-    assert weights
-    changed = [n for n in weights if not torch.equal(before[n], after[n])]
-    assert len(changed) > len(weights) // 2
-    # SGD_GC centralizes every update of a weight (decay included), so each
-    # output slice keeps its sum (paper, Theorem 4.1), on the sharded pieces
-    # too; without GC nothing holds them (a slice's gradient has a mean).
-    worst_sum, worst_move = 0.0, 0.0
-    for n in changed:
-        dims = tuple(range(1, before[n].dim()))
-        a, b = after[n].double(), before[n].double()
-        drift = (a.sum(dims) - b.sum(dims)).abs().max().item()
-        move = (a - b).abs().sum(dims).max().item()
-        worst_sum = max(worst_sum, drift / move)
-        worst_move = max(worst_move, move)
-    assert worst_move > 1e-4
-    # float32 weights round every element at every step, so the sums drift
-    # by up to ~1e-3 of the movement (measured: 7e-4).
-    assert worst_sum < 1e-2, worst_sum
+    # GC keeps each output slice's sum on the sharded pieces too; float32
+    # weights round every element at every step, so the sums drift by up to
+    # ~1e-3 of the movement (measured: 7e-4).
+    assert_slice_sums_kept(work_dir, max_drift=1e-2)
