@@ -5,28 +5,12 @@
 #   python tools/compare.py configs/classification/mnist/resnet18-w16_1xb64_mnist5k.py \
 #       configs/classification/mnist/resnet18-w16_gc_1xb64_mnist5k.py \
 #       --seeds 0 1 2 3 4 --jobs 2
-# The network is the toy pair's: mmpretrain's CIFAR ResNet-18 (3x3 stem,
-# stride 1) at a quarter of the width (16/32/64/128 channels, "w16").
+# The network is the toy pair's (_base_/models/resnet18-w16_cifar.py):
+# mmpretrain's CIFAR ResNet-18 (3x3 stem, stride 1) at a quarter of the width
+# (16/32/64/128 channels, "w16").
 _base_ = [
     '../_base_/datasets/digits_cls_bs64.py',
     '../_base_/schedules/digits_cls_sgd.py',
     '../_base_/toy_cls_runtime.py',
+    '../_base_/models/resnet18-w16_cifar.py',
 ]
-
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='ResNet_CIFAR',
-        depth=18,
-        stem_channels=16,
-        base_channels=16,
-        num_stages=4,
-        out_indices=(3, ),
-        style='pytorch'),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=10,
-        in_channels=128,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)))

@@ -5,28 +5,12 @@
 #   python tools/generate_toy_cls.py
 #   python tools/compare.py configs/classification/toy/resnet18-w16_1xb64_toycls.py \
 #       configs/classification/toy/resnet18-w16_gc_1xb64_toycls.py
-# The network is mmpretrain's CIFAR ResNet-18 (ResNet_CIFAR) at a quarter of
-# the width (16/32/64/128 channels, "w16"), which keeps CPU time low.
+# The network (_base_/models/resnet18-w16_cifar.py) is mmpretrain's CIFAR
+# ResNet-18 (ResNet_CIFAR) at a quarter of the width (16/32/64/128 channels,
+# "w16"), which keeps CPU time low.
 _base_ = [
     '../_base_/datasets/toy_cls_bs64.py',
     '../_base_/schedules/toy_cls_sgd.py',
     '../_base_/toy_cls_runtime.py',
+    '../_base_/models/resnet18-w16_cifar.py',
 ]
-
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='ResNet_CIFAR',
-        depth=18,
-        stem_channels=16,
-        base_channels=16,
-        num_stages=4,
-        out_indices=(3, ),
-        style='pytorch'),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=10,
-        in_channels=128,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)))
