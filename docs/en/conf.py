@@ -10,6 +10,13 @@ sys.path.insert(0, REPO)
 
 import mmgc  # noqa: E402
 
+# Tables that are facts of the project's files (version ranges, pins, the
+# tested stacks), rebuilt at every build so that no page restates them.
+sys.path.insert(0, os.path.join(REPO, 'tools'))
+import docs_tables  # noqa: E402
+
+docs_tables.write_tables(os.path.join(DOCS, '_tables'))
+
 project = 'mmgc'
 author = 'mmgc contributors'
 copyright = '2026, mmgc contributors'
@@ -24,8 +31,9 @@ extensions = [
 
 source_suffix = {'.md': 'markdown', '.rst': 'restructuredtext'}
 root_doc = 'index'
-# _generated/ holds the result files the tools write; pages include them.
-exclude_patterns = ['_build', '_generated']
+# _generated/ holds the result files the tools write, _tables/ the tables
+# above; pages include them.
+exclude_patterns = ['_build', '_generated', '_tables']
 
 # Headings get anchors down to level 3, so pages can link to sections.
 myst_heading_anchors = 3
