@@ -14,7 +14,6 @@ Usage (what the docs build does): ``python tools/docs_tables.py OUT_DIR``.
 import os
 import re
 import sys
-import tomllib  # the docs build on the development Python (3.11)
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -22,6 +21,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'tools'))
 
 from compat_matrix import MATRIX  # noqa: E402
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11: the TOML reader pip ships
+    from pip._vendor import tomli as tomllib
 
 SETUP_SCRIPT = REPO / 'tools' / 'setup_env.sh'
 PYPROJECT = REPO / 'pyproject.toml'
