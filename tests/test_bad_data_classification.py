@@ -12,28 +12,22 @@ import pytest
 from mmengine.config import Config
 
 from mmgc.datasets import (ToyClsSettings, check_classification_labels,
-                           check_dataset_files, generate_toy_cls)
+                           check_dataset_files)
 
 pytestmark = [pytest.mark.classification]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TOY_CONFIG = (REPO_ROOT /
               'configs/classification/toy/resnet18-w16_1xb64_toycls.py')
-TINY = ToyClsSettings(num_train_per_class=2, num_val_per_class=1)
-
-
-@pytest.fixture(scope='module')
-def good_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('good') / 'toy_cls'
-    generate_toy_cls(root, TINY)
-    return root
+# What the toy_root fixture writes (conftest.py).
+TOY_DATA = ToyClsSettings(num_train_per_class=2, num_val_per_class=1)
 
 
 @pytest.fixture
-def data(good_data, tmp_path):
+def data(toy_root, tmp_path):
     """A copy of the tiny toy dataset to change."""
     root = tmp_path / 'toy_cls'
-    shutil.copytree(good_data, root)
+    shutil.copytree(toy_root, root)
     return root
 
 
@@ -143,8 +137,8 @@ def test_head_smaller_than_a_fixed_dataset():
         check_classification_labels(cfg, splits=('train', ))
 
 
-def test_good_toy_data_passes(good_data):
+def test_good_toy_data_passes(toy_root):
     cfg = Config.fromfile(str(TOY_CONFIG))
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key].dataset.data_root = str(good_data)
+        cfg[key].dataset.data_root = str(toy_root)
     check_dataset_files(cfg, splits=('train', 'val', 'test'))

@@ -17,29 +17,23 @@ from mmengine.logging import MMLogger
 
 from _det_utils import (PYTHON, TOY_FASTER, data_root_options, run_tool,
                         tiny_schedule_options)
-from mmgc.datasets import (ToyCocoSettings, check_dataset_files,
-                           generate_toy_coco)
+from mmgc.datasets import ToyCocoSettings, check_dataset_files
 
 pytestmark = [pytest.mark.detection]
 
-TINY = ToyCocoSettings(num_train=16, num_val=8)
-# The command that writes TINY again (its settings that are not defaults).
+# What the toy_root fixture writes (conftest.py).
+TOY_DATA = ToyCocoSettings(num_train=16, num_val=8)
+# The command that writes TOY_DATA again (its settings that are not
+# defaults).
 REGENERATE = ('python tools/generate_toy_data.py --out-dir {root} '
               '--num-train 16 --num-val 8 --overwrite')
 
 
-@pytest.fixture(scope='module')
-def good_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('good') / 'toy_coco'
-    generate_toy_coco(root, TINY)
-    return root
-
-
 @pytest.fixture
-def data(good_data, tmp_path):
+def data(toy_root, tmp_path):
     """A copy of the tiny toy dataset to break."""
     root = tmp_path / 'toy_coco'
-    shutil.copytree(good_data, root)
+    shutil.copytree(toy_root, root)
     return root
 
 
@@ -255,6 +249,6 @@ def test_filter_that_keeps_no_training_image(data):
         check_dataset_files(cfg, splits=('train', ))
 
 
-def test_good_toy_data_passes(good_data):
-    check_dataset_files(toy_config(good_data),
+def test_good_toy_data_passes(toy_root):
+    check_dataset_files(toy_config(toy_root),
                         splits=('train', 'val', 'test'))
