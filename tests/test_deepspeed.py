@@ -9,10 +9,10 @@ import os
 import pytest
 import torch
 import torch.distributed as dist
-from torch import nn
 
 import mmgc  # noqa: F401  (registers; checks run at optimizer build)
 from mmgc.engine.deepspeed import GCDeepSpeedStrategy, zero_partitions
+from _sharded_nets import ConvNet, batch, train_on_average
 
 # The deepspeed lane: the development setup installs DeepSpeed (a missing
 # install fails here, not skips); the support matrix leaves the lane out.
@@ -70,27 +70,14 @@ def _optim_wrapper(name):
     return cfg
 
 
-class Net(nn.Module):
+class Net(ConvNet):
     """Conv2d (15 filters of 27) + two Linear layers. ZeRO-1/2 cut the flat
     buffer inside filter 12 and leave rank 0 nothing of the Linear layers;
     ZeRO-3 cuts the conv weight inside filter 7 and the head inside a
     row."""
 
     def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 15, 3, padding=1)
-        self.fc = nn.Linear(60, 4)
-        self.head = nn.Linear(4, 3)
-
-    def forward(self, x):
-        x = nn.functional.adaptive_avg_pool2d(torch.relu(self.conv(x)), 2)
-        return self.head(torch.relu(self.fc(x.flatten(1))))
-
-
-def _batch(rank, step, dtype=torch.float32):
-    g = torch.Generator().manual_seed(1000 * step + rank)
-    return (torch.randn(4, 3, 6, 6, generator=g).to(dtype),
-            torch.randn(4, 3, generator=g).to(dtype))
+        super().__init__(filters=15, hidden=4)
 
 
 def _loss(model, x, y):
@@ -108,13 +95,7 @@ def _reference(name, world_size, steps=STEPS, max_norm=None):
     if max_norm is not None:
         cfg['clip_grad'] = dict(max_norm=max_norm)
     wrapper = build_optim_wrapper(model, cfg)
-    for step in range(steps):
-        wrapper.zero_grad()
-        loss = sum(_loss(model, *_batch(r, step))
-                   for r in range(world_size)) / world_size
-        loss.backward()
-        wrapper.step()
-    return {k: v.detach().clone() for k, v in model.named_parameters()}
+    return train_on_average(model, wrapper, _loss, world_size, steps)
 
 
 def _strategy(stage, work_dir, **config):
@@ -135,7 +116,7 @@ def _prepare(strategy, name):
 
 def _train(engine, wrapper, rank, steps, dtype=torch.float32):
     for step in steps:
-        wrapper.update_params(_loss(engine, *_batch(rank, step, dtype)))
+        wrapper.update_params(_loss(engine, *batch(rank, step, dtype)))
 
 
 def _full_fp32(engine):
@@ -252,11 +233,7 @@ def test_gc_matters_for_this_model():
     start = {k: p.detach().clone() for k, p in model.named_parameters()}
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9,
                           weight_decay=1e-2)
-    for step in range(STEPS):
-        opt.zero_grad()
-        (sum(_loss(model, *_batch(r, step)) for r in range(2)) / 2).backward()
-        opt.step()
-    plain = {k: p.detach() for k, p in model.named_parameters()}
+    plain = train_on_average(model, opt, _loss, 2, STEPS)
     ref = _reference('SGD_GC', 2)
     assert max((plain[k] - ref[k]).abs().max().item() for k in ref) > 1e-3
     # Without GC the output-slice sums move by a good part of the weights'
@@ -408,7 +385,7 @@ def _refusal_worker(rank, world_size, port, tmp, out):
             config=dict(train_micro_batch_size_per_gpu=4,
                         zero_optimization=dict(stage=2),
                         zero_allow_untested_optimizer=True))
-        engine.backward(_loss(engine, *_batch(rank, 0)))
+        engine.backward(_loss(engine, *batch(rank, 0)))
         engine.step()
 
     try:

@@ -19,6 +19,7 @@ from mmgc.optim.gc_coverage import GCEmptyWarning
 from mmgc.optim.placement import GCPlacement
 from mmgc.optim.sharded_gc import register_fsdp_model
 from mmgc.reporting import write_result_files
+from _sharded_nets import ConvNet, batch, train_on_average
 from _torch_support import (fsdp2_runs_on_cpu, skip_unless_fsdp1_runs_on_cpu,
                             skip_unless_fsdp2_runs_on_cpu)
 
@@ -88,26 +89,13 @@ CONSTRUCTOR_CONFIGS = {
 }
 
 
-class Net(nn.Module):
+class Net(ConvNet):
     """Conv2d (8 filters of 27 weights) + two Linear layers: the FSDP shard
     boundary falls inside a conv filter, and one rank holds nothing of the
     last layer."""
 
     def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1)
-        self.fc = nn.Linear(32, 6)
-        self.head = nn.Linear(6, 3)
-
-    def forward(self, x):
-        x = nn.functional.adaptive_avg_pool2d(torch.relu(self.conv(x)), 2)
-        return self.head(torch.relu(self.fc(x.flatten(1))))
-
-
-def _batch(rank, step):
-    g = torch.Generator().manual_seed(1000 * step + rank)
-    return (torch.randn(4, 3, 6, 6, generator=g),
-            torch.randn(4, 3, generator=g))
+        super().__init__(filters=8, hidden=6)
 
 
 def _loss(model, x, y):
@@ -120,13 +108,7 @@ def _reference(name, world_size):
     torch.manual_seed(0)
     model = Net()
     opt = OPTIMIZERS[name](model.parameters())
-    for step in range(STEPS):
-        opt.zero_grad()
-        loss = sum(_loss(model, *_batch(r, step))
-                   for r in range(world_size)) / world_size
-        loss.backward()
-        opt.step()
-    return {k: v.detach().clone() for k, v in model.named_parameters()}
+    return train_on_average(model, opt, _loss, world_size, STEPS)
 
 
 def _fsdp1(model, use_orig_params, wrap_linear=False, strategy='FULL_SHARD'):
@@ -191,7 +173,7 @@ def _sharded_run(name, engine, rank):
         opt = OPTIMIZERS[name](wrapped.parameters())
     for step in range(STEPS):
         opt.zero_grad()
-        _loss(wrapped, *_batch(rank, step)).backward()
+        _loss(wrapped, *batch(rank, step)).backward()
         opt.step()
     if engine.startswith('fsdp2'):
         return {k: v.full_tensor().detach().clone()
@@ -289,13 +271,9 @@ def test_gc_matters_for_this_model():
     model = Net()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9,
                           weight_decay=1e-2)
-    for step in range(STEPS):
-        opt.zero_grad()
-        (sum(_loss(model, *_batch(r, step)) for r in range(2)) / 2).backward()
-        opt.step()
+    plain = train_on_average(model, opt, _loss, 2, STEPS)
     ref = _reference('SGD_GC', 2)
-    diff = max((p - ref[k]).abs().max().item()
-               for k, p in model.named_parameters())
+    diff = max((p - ref[k]).abs().max().item() for k, p in plain.items())
     assert diff > 1e-3
 
 
