@@ -56,6 +56,8 @@ docs: | $(PYTHON)
 docs-figures: | $(PYTHON)
 	MMGC_FIGURES_DIR=docs/en/_generated $(PYTHON) -m pytest -q \
 		tests/test_sharded_gc.py -k sharded_equals_unsharded
+	MMGC_FIGURES_DIR=docs/en/_generated $(PYTHON) -m pytest -q \
+		tests/test_deepspeed.py -k zero_equals_unsharded
 	$(PYTHON) tools/import_time.py --out docs/en/_generated/import_time
 	$(PYTHON) tools/benchmark_optimizers.py --repeats 5 --warmup 1 \
 		--out docs/en/_generated/benchmark_optimizers
