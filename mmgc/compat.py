@@ -5,7 +5,9 @@ torch 2.0-2.14, numpy 1.x and 2.x, mmengine 0.7.1-0.10.7, mmdet 3.0-3.3.
 This module holds the stack probes and fixes that concern training runs,
 not the optimizers (those are in :mod:`mmgc.torch_compat`):
 
-* :func:`mmengine_has_strategies` (FlexibleRunner, mmengine >= 0.8);
+* :func:`mmengine_has_strategies` (FlexibleRunner, mmengine >= 0.8) and
+  :func:`mmengine_deepspeed_problem` (whether its DeepSpeedStrategy can be
+  imported here);
 * :func:`installed_version` and the mmdet release that the ReID configs need
   (:func:`mmdet_reid_problem`);
 * resuming mmengine checkpoints on torch >= 2.6
@@ -26,7 +28,8 @@ import torch
 from mmgc.torch_compat import torch_version_at_least
 
 __all__ = [
-    'mmengine_has_strategies', 'installed_version', 'mmdet_reid_problem',
+    'mmengine_has_strategies', 'mmengine_deepspeed_problem',
+    'installed_version', 'mmdet_reid_problem',
     'mmengine_checkpoint_globals', 'allow_mmengine_checkpoints'
 ]
 
@@ -46,6 +49,21 @@ def mmengine_has_strategies() -> bool:
     strategies (FSDP, DeepSpeed), added in mmengine 0.8."""
     from mmengine import registry
     return hasattr(registry, 'STRATEGIES')
+
+
+def mmengine_deepspeed_problem() -> Optional[str]:
+    """Why mmengine's ``DeepSpeedStrategy`` cannot be imported here (None
+    when it can). mmengine 0.8.0 defines it only when DeepSpeed is
+    installed; later releases always do, and import DeepSpeed only when a
+    strategy is built."""
+    try:
+        from mmengine._strategy import DeepSpeedStrategy  # noqa: F401
+    except ImportError as error:
+        return (f'mmengine {installed_version("mmengine")} has no '
+                f'DeepSpeedStrategy here ({error}); it defines it only when '
+                "DeepSpeed is installed: DS_BUILD_OPS=0 pip install "
+                "'mmgc[deepspeed]'")
+    return None
 
 
 # --------------------------------------------------------------------------

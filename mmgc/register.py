@@ -24,7 +24,7 @@ from mmengine.registry import (HOOKS, MODEL_WRAPPERS,
                                OPTIM_WRAPPER_CONSTRUCTORS, OPTIMIZERS,
                                Registry)
 
-from mmgc.compat import mmengine_has_strategies
+from mmgc.compat import mmengine_deepspeed_problem, mmengine_has_strategies
 from mmgc.engine import (CPUDistributedDataParallel,
                          GCOptimWrapperConstructor, GCStatsHook)
 from mmgc.engine.checkpoint import AtomicCheckpointHook, StrictLoadHook
@@ -79,10 +79,28 @@ def register_core() -> None:
     if mmengine_has_strategies():
         from mmengine.registry import STRATEGIES
 
-        from mmgc.engine.deepspeed import GCDeepSpeedStrategy
         from mmgc.engine.fsdp import GCFSDPStrategy
         _register(STRATEGIES, GCFSDPStrategy)
-        _register(STRATEGIES, GCDeepSpeedStrategy)
+        problem = mmengine_deepspeed_problem()
+        if problem is None:
+            from mmgc.engine.deepspeed import GCDeepSpeedStrategy
+            _register(STRATEGIES, GCDeepSpeedStrategy)
+        else:
+            # A config that names it gets the reason, not "not in registry".
+            _register(STRATEGIES,
+                      unavailable_part('GCDeepSpeedStrategy', problem))
+
+
+def unavailable_part(name: str, problem: str) -> type:
+    """A class named ``name`` that cannot be built: building it raises
+    RuntimeError with ``problem``, which says what to install."""
+
+    def refuse(self, *args, **kwargs):
+        raise RuntimeError(f'{name} cannot be built in this environment: '
+                           f'{problem}')
+
+    return type(name, (), dict(__init__=refuse, __module__=__name__,
+                               __doc__=f'Unavailable here: {problem}'))
 
 
 def register_reid(*, head: type, center_loss: type, dataset: type,

@@ -143,3 +143,45 @@ def test_mmdet_without_reid_models_is_named_with_the_fix(version):
 def test_installed_version_of_present_and_missing_packages():
     assert compat.installed_version('numpy') == np.__version__
     assert compat.installed_version('mmgc_no_such_package') is None
+
+
+needs_strategies = pytest.mark.skipif(
+    not compat.mmengine_has_strategies(),
+    reason='FlexibleRunner and its strategies came with mmengine 0.8')
+
+
+@needs_strategies
+def test_deepspeed_strategy_is_registered_or_says_what_is_missing():
+    from mmengine.registry import STRATEGIES
+    problem = compat.mmengine_deepspeed_problem()
+    if problem is None:
+        from mmengine._strategy import DeepSpeedStrategy
+        strategy = STRATEGIES.get('GCDeepSpeedStrategy')
+        assert issubclass(strategy, DeepSpeedStrategy)
+    else:
+        # mmengine 0.8.0 without DeepSpeed: `import mmgc` works, and a
+        # config that asks for the strategy is told what to install.
+        with pytest.raises(RuntimeError, match=r"GCDeepSpeedStrategy cannot "
+                           r"be built.*DS_BUILD_OPS=0 pip install"):
+            STRATEGIES.build(dict(type='GCDeepSpeedStrategy'))
+
+
+@needs_strategies
+def test_missing_deepspeed_strategy_is_named_with_the_fix(monkeypatch):
+    import mmengine._strategy
+    monkeypatch.delattr(mmengine._strategy, 'DeepSpeedStrategy',
+                        raising=False)
+    problem = compat.mmengine_deepspeed_problem()
+    mmengine_version = compat.installed_version('mmengine')
+    assert problem.startswith(f'mmengine {mmengine_version} has no '
+                              'DeepSpeedStrategy here (cannot import name')
+    assert "DS_BUILD_OPS=0 pip install 'mmgc[deepspeed]'" in problem
+
+
+def test_an_unavailable_part_refuses_to_build_with_the_reason():
+    from mmgc.register import unavailable_part
+    part = unavailable_part('GCSomething', 'install something')
+    assert part.__name__ == 'GCSomething'
+    with pytest.raises(RuntimeError, match='^GCSomething cannot be built in '
+                       'this environment: install something$'):
+        part(anything=1)
