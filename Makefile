@@ -3,8 +3,9 @@
 # it has run before).
 PYTHON := .venv/bin/python
 # Entries of the support matrix that CI runs (the optimizer lanes on the
-# oldest stacks); `make compat` runs every entry.
-COMPAT_CI_ENTRIES := py38-torch2.0 py310-torch2.1
+# oldest stacks, and every lane but ReID on the OpenMMLab floors: mmengine
+# 0.8.0, mmcv 2.0.1, mmdet 3.0.0); `make compat` runs every entry.
+COMPAT_CI_ENTRIES := py38-torch2.0 py310-torch2.1 py38-torch2.0-mmdet3.0
 
 .PHONY: setup demo test test-fast compat compat-ci docs docs-figures
 

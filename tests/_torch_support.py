@@ -50,10 +50,11 @@ def skip_unless_cpu_kernels_support(dtype: torch.dtype) -> None:
                     f'optimizer steps in {dtype}')
 
 
-def _trains_in_one_process(wrap: str) -> bool:
+def _trains_in_one_process(wrap: str, step: bool = True) -> bool:
     """Whether a Linear layer wrapped by the code ``wrap`` (a Python
-    expression of ``model``) does a training step on the CPU, in a fresh
-    interpreter with a one-process gloo group."""
+    expression of ``model``) does a training step on the CPU (with
+    ``step=False``: is wrapped at all), in a fresh interpreter with a
+    one-process gloo group."""
     with tempfile.TemporaryDirectory() as folder:
         code = textwrap.dedent(f"""
             import torch, torch.distributed as dist
@@ -62,7 +63,8 @@ def _trains_in_one_process(wrap: str) -> bool:
                                     rank=0, world_size=1)
             model = torch.nn.Linear(2, 2)
             model = {wrap}
-            model(torch.ones(1, 2)).sum().backward()
+            if {step}:
+                model(torch.ones(1, 2)).sum().backward()
             dist.destroy_process_group()
             """)
         return subprocess.run([sys.executable, '-c', code],
@@ -75,6 +77,21 @@ def fsdp1_runs_on_cpu() -> bool:
     streams it does not have; found out by trying."""
     return _trains_in_one_process(
         "fsdp.FullyShardedDataParallel(model, device_id=torch.device('cpu'))")
+
+
+@functools.lru_cache(maxsize=None)
+def fsdp1_wraps_on_cpu() -> bool:
+    """Whether FSDP1 can wrap a module on the CPU at all (torch 2.0 moves
+    it to CUDA while wrapping; 2.1 wraps it and fails in the step)."""
+    return _trains_in_one_process(
+        "fsdp.FullyShardedDataParallel(model, device_id=torch.device('cpu'))",
+        step=False)
+
+
+def skip_unless_fsdp1_wraps_on_cpu() -> None:
+    if not fsdp1_wraps_on_cpu():
+        pytest.skip(f'torch {torch.__version__}: FSDP1 cannot wrap a module '
+                    'on the CPU (torch 2.0 computes on CUDA only)')
 
 
 def skip_unless_fsdp1_runs_on_cpu() -> None:

@@ -22,6 +22,7 @@ from mmgc.compat import mmengine_has_strategies
 from mmgc.engine.tool_setup import (add_training_hooks, build_runner,
                                     setup_cpu_distributed)
 import _tiny_runs  # noqa: F401  (registers the tiny model and data)
+from _torch_support import skip_unless_fsdp1_wraps_on_cpu
 
 pytestmark = [pytest.mark.optim, pytest.mark.sharded]
 
@@ -101,6 +102,8 @@ needs_flexible_runner = pytest.mark.skipif(
 ], ids=['DDP', 'FSDP'])
 def test_ranks_with_different_optimizers_stop_on_every_rank(
         run_two_ranks, tmp_path, sharded):
+    if sharded:
+        skip_unless_fsdp1_wraps_on_cpu()
     results = run(run_two_ranks, tmp_path, ('SGD_GC', 'SGD'), sharded)
     for rank, result in enumerate(results):
         error = result['error']
