@@ -54,8 +54,8 @@ def mmengine_has_strategies() -> bool:
 def mmengine_deepspeed_problem() -> Optional[str]:
     """Why mmengine's ``DeepSpeedStrategy`` cannot be imported here (None
     when it can). mmengine 0.8.0 defines it only when DeepSpeed is
-    installed; later releases always do, and import DeepSpeed only when a
-    strategy is built."""
+    installed; later releases always define it and need DeepSpeed only
+    when a strategy is built."""
     try:
         from mmengine._strategy import DeepSpeedStrategy  # noqa: F401
     except ImportError as error:
