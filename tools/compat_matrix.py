@@ -228,13 +228,21 @@ def junit_outcome(path: str) -> LaneOutcome:
 
 def checkout_commit() -> str:
     """The commit the tests ran from, with '+ uncommitted changes' when the
-    checkout had some."""
+    checkout had some (the results files this tool writes do not count)."""
     try:
-        return subprocess.check_output(
-            ['git', 'describe', '--always', '--dirty= + uncommitted changes'],
-            cwd=REPO, text=True, stderr=subprocess.DEVNULL).strip()
+        commit = subprocess.check_output(
+            ['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO, text=True,
+            stderr=subprocess.DEVNULL).strip()
+        changed = subprocess.check_output(
+            ['git', 'status', '--porcelain', '--untracked-files=no'],
+            cwd=REPO, text=True, stderr=subprocess.DEVNULL).splitlines()
     except (OSError, subprocess.CalledProcessError):
         return '?'
+    own = {os.path.relpath(RESULTS + suffix, REPO)
+           for suffix in ('.md', '.json')}
+    if any(line[3:] not in own for line in changed):
+        commit += ' + uncommitted changes'
+    return commit
 
 
 def stack_versions(python: str) -> str:
@@ -243,8 +251,8 @@ def stack_versions(python: str) -> str:
             'for m in ("torch", "numpy", "mmengine", "mmcv", "mmdet", '
             '"mmpretrain"):\n'
             '    try:\n'
-            '        out.append(m + " " + importlib.import_module(m).__version__'
-            '.split("+")[0])\n'
+            '        out.append(m + " " + '
+            'importlib.import_module(m).__version__.split("+")[0])\n'
             '    except Exception:\n'
             '        pass\n'
             'print(", ".join(out))\n')
