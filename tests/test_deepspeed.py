@@ -13,6 +13,7 @@ import torch.distributed as dist
 import mmgc  # noqa: F401  (registers; checks run at optimizer build)
 from mmgc.engine.deepspeed import GCDeepSpeedStrategy, zero_partitions
 from mmgc.reporting import write_result_files
+from _process_group import join_gloo_group, leaving_together
 from _sharded_nets import ConvNet, batch, train_on_average
 
 # The deepspeed lane: the development setup installs DeepSpeed (a missing
@@ -131,17 +132,14 @@ def _full_fp32(engine):
 
 
 def _init(rank, world_size, port):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
-                      RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(world_size))
-    dist.init_process_group('gloo', rank=rank, world_size=world_size)
+    join_gloo_group(rank, world_size, port)
     import deepspeed
     deepspeed.init_distributed(dist_backend='gloo')
 
 
 def _exactness_worker(rank, world_size, port, cases, tmp, out):
     _init(rank, world_size, port)
-    try:
+    with leaving_together():
         results, references, layouts = {}, {}, {}
         for name, stage, extra in cases:
             key = (name, stage, _label(dict(extra)))
@@ -163,8 +161,6 @@ def _exactness_worker(rank, world_size, port, cases, tmp, out):
         dist.all_gather_object(gathered, layouts)
         if rank == 0:
             out.put((results, gathered))
-    finally:
-        dist.destroy_process_group()
 
 
 def _label(extra):
@@ -279,7 +275,7 @@ RESUME_CASES = (('Lookahead<GCRAdam>', 1), ('Lookahead<GCRAdam>', 2),
 
 def _resume_worker(rank, world_size, port, tmp, out):
     _init(rank, world_size, port)
-    try:
+    with leaving_together():
         results = {}
         for name, stage in RESUME_CASES:
             path = os.path.join(tmp, f'zero{stage}_{name}', 'iter_2')
@@ -300,8 +296,6 @@ def _resume_worker(rank, world_size, port, tmp, out):
                 for k in straight)
         if rank == 0:
             out.put(results)
-    finally:
-        dist.destroy_process_group()
 
 
 def test_resume_continues_exactly(run_two_ranks, tmp_path):
@@ -331,7 +325,7 @@ def _mixed_worker(rank, world_size, port, cases, tmp, out):
     # computes in fp16 on CPUs; lifted so that fp16 ZeRO (loss scaler,
     # overflow check, skipped steps) runs here as on a GPU.
     get_accelerator().is_fp16_supported = lambda: True
-    try:
+    with leaving_together():
         results = {}
         for name, stage, precision in cases:
             config = {precision: dict(enabled=True)}
@@ -359,8 +353,6 @@ def _mixed_worker(rank, world_size, port, cases, tmp, out):
             results[(name, stage, precision)] = steps
         if rank == 0:
             out.put(results)
-    finally:
-        dist.destroy_process_group()
 
 
 def test_mixed_precision_centralizes_fp32_masters(run_two_ranks, tmp_path):
@@ -413,7 +405,7 @@ def _refusal_worker(rank, world_size, port, tmp, out):
         engine.backward(_loss(engine, *batch(rank, 0)))
         engine.step()
 
-    try:
+    with leaving_together():
         attempt('adagrad', lambda: _prepare(_strategy(2, tmp),
                                             'GCWrapped<Adagrad>'))
         attempt('lookahead_split', lambda: _prepare(
@@ -426,8 +418,6 @@ def _refusal_worker(rank, world_size, port, tmp, out):
         attempt('plain_deepspeed', plain_deepspeed)
         if rank == 0:
             out.put(found)
-    finally:
-        dist.destroy_process_group()
 
 
 def test_refusals_under_zero(run_two_ranks, tmp_path):

@@ -13,6 +13,7 @@ from mmengine.dataset import DefaultSampler
 import mmgc  # noqa: F401
 from mmgc.reid import (Market1501Dataset, PKBatchSampler,
                        generate_toy_market1501, parse_market1501_name)
+from _process_group import join_gloo_group, leaving_together
 
 pytestmark = [pytest.mark.reid]
 
@@ -199,10 +200,8 @@ def test_pk_bad_settings_are_clear_errors(toy_train):
 
 
 def _dist_worker(rank, world_size, port, root, out):
-    dist.init_process_group(
-        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-        world_size=world_size)
-    try:
+    join_gloo_group(rank, world_size, port)
+    with leaving_together():
         dataset = Market1501Dataset(root, split='train')
         # seed=None: DefaultSampler agrees on a seed across processes.
         sampler = DefaultSampler(dataset, shuffle=True, seed=None)
@@ -210,11 +209,8 @@ def _dist_worker(rank, world_size, port, root, out):
         batches = list(PKBatchSampler(sampler, 16, num_instances=4))
         gathered = [None] * world_size
         dist.all_gather_object(gathered, batches)
-        dist.barrier()  # both ranks done with the group before it goes
         if rank == 0:
             out.put(gathered)
-    finally:
-        dist.destroy_process_group()
 
 
 def test_pk_batches_are_dealt_out_across_processes(toy_train, run_two_ranks):

@@ -6,6 +6,7 @@ from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 
 import mmgc.reid  # noqa: F401  (registers BNNeckHead and CenterLoss)
+from _process_group import join_gloo_group, leaving_together
 
 pytestmark = [pytest.mark.reid]
 
@@ -17,6 +18,7 @@ def mmdet_scope():
     # other files build (collection imports every file first).
     with DefaultScope.overwrite_default_scope('mmdet'):
         yield
+
 
 LOSS_CLS = dict(
     type='mmpretrain.LabelSmoothLoss', label_smooth_val=0.1, mode='original')
@@ -195,10 +197,8 @@ def mmgc_optim_wrapper(model):
 
 def _center_loss_worker(rank, world_size, port, out):
     import torch.distributed as dist
-    dist.init_process_group(
-        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-        world_size=world_size)
-    try:
+    join_gloo_group(rank, world_size, port)
+    with leaving_together():
         import mmgc  # noqa: F401
         from mmgc.reid import CenterLoss
         torch.manual_seed(0)  # same initial centres on every process
@@ -210,13 +210,10 @@ def _center_loss_worker(rank, world_size, port, out):
         gathered = [None] * world_size
         dist.all_gather_object(gathered,
                                (start.tolist(), loss_fn.centers.tolist()))
-        dist.barrier()  # both ranks done with the group before it goes
         if rank == 0:
             # Plain lists: tensors would be shared through memory that goes
             # away when this process exits.
             out.put(gathered)
-    finally:
-        dist.destroy_process_group()
 
 
 def test_center_step_is_averaged_over_processes(run_two_ranks):

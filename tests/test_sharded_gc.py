@@ -7,7 +7,6 @@ import warnings
 
 import pytest
 import torch
-import torch.distributed as dist
 from torch import nn
 
 import mmgc  # noqa: F401  (registers; checks run at optimizer build)
@@ -19,6 +18,7 @@ from mmgc.optim.gc_coverage import GCEmptyWarning
 from mmgc.optim.placement import GCPlacement
 from mmgc.optim.sharded_gc import register_fsdp_model
 from mmgc.reporting import write_result_files
+from _process_group import join_gloo_group, leaving_together
 from _sharded_nets import ConvNet, batch, train_on_average
 from _torch_support import (fsdp2_runs_on_cpu, skip_unless_fsdp1_runs_on_cpu,
                             skip_unless_fsdp2_runs_on_cpu)
@@ -202,10 +202,9 @@ def _refusals():
 
 
 def _worker(rank, world_size, port, cases, out):
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
-                            rank=rank, world_size=world_size)
+    join_gloo_group(rank, world_size, port)
     torch.set_default_dtype(torch.float64)
-    try:
+    with leaving_together():
         results = {'refusals': _refusals()}
         for name, engine in cases:
             got = _sharded_run(name, engine, rank)
@@ -214,8 +213,6 @@ def _worker(rank, world_size, port, cases, out):
                 (got[k] - ref[k]).abs().max().item() for k in ref)
         if rank == 0:
             out.put(results)
-    finally:
-        dist.destroy_process_group()
 
 
 def test_sharded_equals_unsharded(run_two_ranks):

@@ -9,7 +9,6 @@ import uuid
 import mmengine
 import pytest
 import torch
-import torch.distributed as torch_dist
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
@@ -22,6 +21,7 @@ from torch.utils.data import Dataset
 import mmgc  # noqa: F401  (registers mmgc's optimizers, constructor, hook)
 from mmgc.engine.cpu_distributed import (CPU_DDP_WRAPPER,
                                          init_cpu_process_group)
+from _process_group import leaving_together
 
 pytestmark = [pytest.mark.optim]
 
@@ -224,15 +224,13 @@ def _ddp_worker(rank, world_size, port, work_dir, optimizer, constructor):
                       RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(world_size))
     init_cpu_process_group(dict(backend='gloo'))
-    try:
+    with leaving_together():
         runner = make_runner(work_dir, optimizer, max_iters=3, batch_size=2,
                              constructor=constructor, launcher='pytorch',
                              model_wrapper_cfg=dict(type=CPU_DDP_WRAPPER))
         runner.train()
         torch.save(_model(runner).state_dict(),
                    os.path.join(work_dir, f'rank{rank}.pth'))
-    finally:
-        torch_dist.destroy_process_group()
 
 
 @pytest.mark.parametrize('optimizer, constructor', [
