@@ -11,6 +11,7 @@ at every build, so the pages that include these tables cannot go stale:
 
 Usage (what the docs build does): ``python tools/docs_tables.py OUT_DIR``.
 """
+import functools
 import os
 import re
 import sys
@@ -30,24 +31,25 @@ except ImportError:  # Python < 3.11: the TOML reader pip ships
 SETUP_SCRIPT = REPO / 'tools' / 'setup_env.sh'
 PYPROJECT = REPO / 'pyproject.toml'
 
-#: The rows of the support table: the package, how the pyproject and the
-#: pins name it, and the extra (or core) that asks for it.
+#: The rows of the support table: the package (setup_env.sh pins it as
+#: ``<NAME>_VERSION``) and the extra (or core) of pyproject that asks for it.
 PACKAGES = (
-    ('torch', 'TORCH', 'core'),
-    ('numpy', None, 'core'),
-    ('mmengine', 'MMENGINE', 'core'),
-    ('mmcv', 'MMCV', 'detection'),
-    ('mmdet', 'MMDET', 'detection'),
-    ('mmpretrain', 'MMPRETRAIN', 'classification'),
-    ('deepspeed', 'DEEPSPEED', 'deepspeed'),
+    ('torch', 'core'),
+    ('numpy', 'core'),
+    ('mmengine', 'core'),
+    ('mmcv', 'detection'),
+    ('mmdet', 'detection'),
+    ('mmpretrain', 'classification'),
+    ('deepspeed', 'deepspeed'),
 )
 
 
+@functools.lru_cache(maxsize=None)
 def dev_pins() -> Dict[str, str]:
-    """``{'TORCH': '2.14.1', ...}`` from setup_env.sh's ``X_VERSION=``."""
-    pins = dict(re.findall(r'^([A-Z]+)_VERSION=(\S+)$',
-                           SETUP_SCRIPT.read_text(), re.M))
-    if 'TORCH' not in pins:
+    """``{'torch': '2.14.1', ...}`` from setup_env.sh's ``X_VERSION=``."""
+    pins = {name.lower(): version for name, version in re.findall(
+        r'^([A-Z]+)_VERSION=(\S+)$', SETUP_SCRIPT.read_text(), re.M)}
+    if 'torch' not in pins:
         raise RuntimeError(f'{SETUP_SCRIPT} pins no TORCH_VERSION: the docs '
                            'table of the development stack reads it')
     return pins
@@ -91,7 +93,7 @@ def tested_versions(package: str) -> List[Tuple[str, str]]:
                               entry.name))
         if package == 'mmcv' and entry.mmcv:
             found.append((entry.mmcv, entry.name))
-    pin = dev_pins().get(package.upper())
+    pin = dev_pins().get(package)
     if pin:
         found.append((pin, 'development'))
     return found
@@ -106,7 +108,7 @@ def version_support_markdown() -> str:
     rows.append(f'| Python | `{groups["python"][0]}` | '
                 f'{min(pythons, key=_version_key)} | '
                 f'{max(pythons, key=_version_key)} |')
-    for package, _, group in PACKAGES:
+    for package, group in PACKAGES:
         accepted = [r for r in groups.get(group, [])
                     if re.match(rf'{package}\b', r)]
         tested = tested_versions(package)
@@ -125,12 +127,8 @@ def version_support_markdown() -> str:
 
 def dev_stack_markdown() -> str:
     """One line: what `make setup` installs, pinned."""
-    pins = dev_pins()
-    names = dict(TORCH='torch', TORCHVISION='torchvision', MMCV='mmcv',
-                 MMENGINE='mmengine', MMDET='mmdet', MMPRETRAIN='mmpretrain',
-                 DEEPSPEED='deepspeed')
-    listed = ', '.join(f'{names.get(key, key.lower())} {version}'
-                       for key, version in pins.items())
+    listed = ', '.join(f'{name} {version}'
+                       for name, version in dev_pins().items())
     return (f'Python {dev_python()}; {listed} (the pins of '
             '`tools/setup_env.sh`).\n')
 
