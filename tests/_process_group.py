@@ -6,6 +6,8 @@ import os
 
 import torch.distributed as dist
 
+from mmgc.engine.tool_setup import finish_distributed
+
 
 def join_gloo_group(rank: int, world_size: int, port: int) -> None:
     """The default process group over gloo on this machine, announced in
@@ -20,13 +22,14 @@ def join_gloo_group(rank: int, world_size: int, port: int) -> None:
 def leaving_together():
     """Ends the default process group after the block.
 
-    After a block that ran through, the ranks leave in step: what holds
-    communication state and is no longer referenced is collected first
-    (DeepSpeed turns Python's automatic cyclic collection off while an
-    engine lives), then a barrier, then the group goes. A rank that exits
-    while its peer still has gloo traffic in flight can make the peer's
-    gloo thread abort the process (SIGABRT) after the results are in. After
-    a block that raised, the group just goes: the peer may never arrive.
+    After a block that ran through, the ranks leave in step as
+    tools/train.py's do (``finish_distributed``: a barrier, then the group
+    goes), after collecting what holds communication state and is no longer
+    referenced (DeepSpeed turns Python's automatic cyclic collection off
+    while an engine lives). A rank that exits while its peer still has gloo
+    traffic in flight can make the peer's gloo thread abort the process
+    (SIGABRT) after the results are in. After a block that raised, the group
+    just goes: the peer may never arrive.
     """
     try:
         yield
@@ -35,5 +38,4 @@ def leaving_together():
             dist.destroy_process_group()
         raise
     gc.collect()
-    dist.barrier()
-    dist.destroy_process_group()
+    finish_distributed()
