@@ -11,7 +11,6 @@ at every build, so the pages that include these tables cannot go stale:
 
 Usage (what the docs build does): ``python tools/docs_tables.py OUT_DIR``.
 """
-import functools
 import os
 import re
 import sys
@@ -44,7 +43,6 @@ PACKAGES = (
 )
 
 
-@functools.lru_cache(maxsize=None)
 def dev_pins() -> Dict[str, str]:
     """``{'torch': '2.14.1', ...}`` from setup_env.sh's ``X_VERSION=``."""
     pins = {name.lower(): version for name, version in re.findall(
