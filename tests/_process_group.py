@@ -9,12 +9,17 @@ import torch.distributed as dist
 from mmgc.engine.tool_setup import finish_distributed
 
 
-def join_gloo_group(rank: int, world_size: int, port: int) -> None:
-    """The default process group over gloo on this machine, announced in
-    the environment as torchrun does (DeepSpeed and mmengine read it)."""
+def announce_ranks(rank: int, world_size: int, port: int) -> None:
+    """This process's place in a group on this machine, in the environment
+    as torchrun sets it (torch, mmengine and DeepSpeed read it)."""
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
                       RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(world_size))
+
+
+def join_gloo_group(rank: int, world_size: int, port: int) -> None:
+    """The default process group over gloo on this machine."""
+    announce_ranks(rank, world_size, port)
     dist.init_process_group('gloo', rank=rank, world_size=world_size)
 
 

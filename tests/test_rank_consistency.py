@@ -10,7 +10,6 @@ The runs are set up as tools/train.py sets them up (its hooks, the CPU
 torchrun setup, the Runner it builds), on the tiny classifier of
 tests/_tiny_runs.py.
 """
-import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from mmgc.compat import mmengine_has_strategies
 from mmgc.engine.tool_setup import (add_training_hooks, build_runner,
                                     setup_cpu_distributed)
 import _tiny_runs  # noqa: F401  (registers the tiny model and data)
+from _process_group import announce_ranks
 from _torch_support import skip_unless_fsdp1_wraps_on_cpu
 
 pytestmark = [pytest.mark.optim, pytest.mark.sharded]
@@ -58,9 +58,7 @@ def tool_config(work_dir: str, optimizer: str, sharded: bool) -> Config:
 
 
 def _worker(rank, world_size, port, work_dir, optimizers, sharded, out):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
-                      RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(world_size))
+    announce_ranks(rank, world_size, port)
     cfg = tool_config(work_dir, optimizers[rank], sharded)
     add_training_hooks(cfg)  # as tools/train.py
     setup_cpu_distributed(cfg)

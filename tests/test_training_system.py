@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 import mmgc  # noqa: F401  (registers mmgc's optimizers, constructor, hook)
 from mmgc.engine.cpu_distributed import (CPU_DDP_WRAPPER,
                                          init_cpu_process_group)
-from _process_group import leaving_together
+from _process_group import announce_ranks, leaving_together
 
 pytestmark = [pytest.mark.optim]
 
@@ -220,9 +220,7 @@ def test_accumulation_equals_one_bigger_batch(tmp_path):
 
 
 def _ddp_worker(rank, world_size, port, work_dir, optimizer, constructor):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
-                      RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(world_size))
+    announce_ranks(rank, world_size, port)
     init_cpu_process_group(dict(backend='gloo'))
     with leaving_together():
         runner = make_runner(work_dir, optimizer, max_iters=3, batch_size=2,
