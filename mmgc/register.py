@@ -27,7 +27,8 @@ from mmengine.registry import (HOOKS, MODEL_WRAPPERS,
 from mmgc.compat import mmengine_deepspeed_problem, mmengine_has_strategies
 from mmgc.engine import (CPUDistributedDataParallel,
                          GCOptimWrapperConstructor, GCStatsHook)
-from mmgc.engine.checkpoint import AtomicCheckpointHook, StrictLoadHook
+from mmgc.engine.checkpoint import (AtomicCheckpointHook, DeletePreviousRunHook,
+                                   ResumedOptimizerCheckHook, StrictLoadHook)
 from mmgc.engine.consistency import OptimizerConsistencyHook
 from mmgc.engine.random_state import RandomStateHook
 from mmgc.optim import GC_OPTIMIZERS, PAPER_OPTIMIZERS
@@ -67,8 +68,9 @@ def register_core() -> None:
         _register(OPTIMIZERS, optimizer)
     _register(OPTIM_WRAPPER_CONSTRUCTORS, GCOptimWrapperConstructor)
     _register(HOOKS, GCStatsHook)
-    for hook in (AtomicCheckpointHook, StrictLoadHook, RandomStateHook,
-                 OptimizerConsistencyHook):
+    for hook in (AtomicCheckpointHook, StrictLoadHook,
+                 ResumedOptimizerCheckHook, DeletePreviousRunHook,
+                 RandomStateHook, OptimizerConsistencyHook):
         _register(HOOKS, hook)
     _register(MODEL_WRAPPERS, CPUDistributedDataParallel)
 

@@ -237,3 +237,225 @@ def test_resumed_run_equals_the_uninterrupted_one(train_tool, config,
     for state, other in zip(straight['optimizer']['state'].values(),
                             resumed['optimizer']['state'].values()):
         assert torch.equal(state['momentum_buffer'], other['momentum_buffer'])
+
+
+# ---------------------------------------------------------------------------
+# --overwrite touches nothing outside the work dir, and nothing before the
+# new run is built
+
+
+def test_overwrite_in_a_copied_work_dir_leaves_the_original_alone(
+        train_tool, config, trained, tmp_path, capsys):
+    """A work dir copied from another run: its last_checkpoint names the
+    original's epoch_2.pth, which --overwrite must not follow."""
+    import shutil
+    copy = tmp_path / 'copy'
+    shutil.copytree(trained, copy)
+    original = (trained / 'epoch_2.pth').read_bytes()
+    assert (copy / 'last_checkpoint').read_text() == str(
+        trained / 'epoch_2.pth')
+    capsys.readouterr()
+
+    train(train_tool, config, copy, '--overwrite', '--cfg-options',
+          'train_cfg.max_epochs=1')
+    printed = capsys.readouterr().out
+    assert ("--overwrite: deleted the earlier run's checkpoints in "
+            f'{copy}: epoch_2.pth, last_checkpoint.') in printed
+    assert str(trained) not in printed.split('--overwrite:')[1].split('\n')[0]
+    assert (trained / 'epoch_2.pth').read_bytes() == original
+    assert (trained / 'last_checkpoint').read_text() == str(
+        trained / 'epoch_2.pth')
+    assert sorted(p.name for p in copy.glob('*.pth')) == ['epoch_1.pth']
+
+
+@pytest.mark.parametrize('option, error', [
+    ('optim_wrapper.optimizer.lr=-0.1', 'lr'),
+    ('train_dataloader.dataset.type=NoSuchDataset', 'NoSuchDataset'),
+])
+def test_overwrite_keeps_the_old_checkpoints_when_the_new_run_fails_to_start(
+        train_tool, config, trained, option, error):
+    # The checkpoints and the pointer (the new Runner dumps its config
+    # over the old one, as a resume does).
+    before = {p.name: p.read_bytes() for p in trained.iterdir()
+              if p.suffix == '.pth' or p.name == 'last_checkpoint'}
+    assert len(before) == 2
+    with pytest.raises(Exception, match=error):
+        train(train_tool, config, trained, '--overwrite', '--cfg-options',
+              option)
+    for name, data in before.items():
+        assert (trained / name).read_bytes() == data, name
+
+
+# ---------------------------------------------------------------------------
+# --resume continues the run it resumes, or says why not
+
+
+@pytest.mark.parametrize('optimizer, option, change', [
+    ('GCSGD', 'optim_wrapper.optimizer.use_gc=False',
+     'optim_wrapper.optimizer.use_gc: not set in the checkpoint, False in '
+     'the config'),
+    ('SGD_GC', 'optim_wrapper.optimizer.type=SGD',
+     "optim_wrapper.optimizer.type: 'SGD_GC' in the checkpoint, 'SGD' in "
+     'the config'),
+    ('SGD', 'optim_wrapper.paramwise_cfg.use_gc=True '
+     'optim_wrapper.constructor=GCOptimWrapperConstructor',
+     "optim_wrapper.constructor: not set in the checkpoint, "
+     "'GCOptimWrapperConstructor' in the config"),
+])
+def test_resume_refuses_changed_gc_options(train_tool, tmp_path, optimizer,
+                                           option, change):
+    """The checkpoint's param groups replace the config's on resume, so the
+    change would silently do nothing."""
+    config = write_tiny_config(
+        tmp_path / f'tiny_{uuid.uuid4().hex[:8]}.py', optimizer=optimizer)
+    work_dir = tmp_path / 'run'
+    train(train_tool, config, work_dir)
+    with pytest.raises(ValueError) as raised:
+        train(train_tool, config, work_dir, '--resume', '--cfg-options',
+              'train_cfg.max_epochs=3', *option.split())
+    message = str(raised.value)
+    assert (f'Resuming from {work_dir}/epoch_2.pth: the config changes '
+            'what decides GC') in message
+    assert change in message
+    assert f'load_from={work_dir}/epoch_2.pth' in message
+    assert not (work_dir / 'epoch_3.pth').exists()
+
+
+def test_resume_compares_the_param_groups_without_a_saved_config(
+        train_tool, tmp_path):
+    """A checkpoint without the config text (written by other code): the
+    GC options of its param groups are compared."""
+    config = write_tiny_config(
+        tmp_path / f'tiny_{uuid.uuid4().hex[:8]}.py', optimizer='GCSGD')
+    train(train_tool, config, tmp_path / 'run')
+    checkpoint = torch.load(tmp_path / 'run' / 'epoch_2.pth',
+                            weights_only=False)
+    del checkpoint['meta']['cfg']
+    bare = tmp_path / 'bare.pth'
+    torch.save(checkpoint, bare)
+    with pytest.raises(ValueError) as raised:
+        train(train_tool, config, tmp_path / 'resumed', '--resume', str(bare),
+              '--cfg-options', 'train_cfg.max_epochs=3',
+              'optim_wrapper.optimizer.gc_conv_only=True')
+    assert ('the config changes the GC options the run was trained with '
+            '(gc_conv_only: False in the checkpoint, True in the config '
+            '(param group 0))') in str(raised.value)
+
+
+def test_resume_names_other_changed_hyperparameters(train_tool, config,
+                                                    trained, capsys):
+    # A config of another name: mmengine shares the logger of runs whose
+    # experiment names (config name + second) coincide.
+    again = config.with_name(f'{config.stem}_again.py')
+    again.write_text(config.read_text())
+    capsys.readouterr()
+    train(train_tool, again, trained, '--resume', '--cfg-options',
+          'train_cfg.max_epochs=3', 'optim_wrapper.optimizer.momentum=0.5')
+    printed = capsys.readouterr().out
+    assert ('the config changes momentum: 0.9 in the checkpoint, 0.5 in '
+            'the config (param group 0). The checkpoint\'s values are '
+            'kept') in printed
+    resumed = torch.load(trained / 'epoch_3.pth', weights_only=False)
+    assert resumed['optimizer']['param_groups'][0]['momentum'] == 0.9
+
+
+def test_resume_refuses_a_checkpoint_of_another_model(train_tool, config,
+                                                      trained, tmp_path,
+                                                      capsys):
+    """A checkpoint with a part the model lacks: mmengine would resume,
+    print the key and train on; --non-strict accepts it with the counts."""
+    checkpoint = torch.load(trained / 'epoch_2.pth', weights_only=False)
+    checkpoint['state_dict']['head.extra.weight'] = torch.zeros(3)
+    changed = tmp_path / 'changed_model.pth'
+    torch.save(checkpoint, changed)
+
+    with pytest.raises(Exception) as raised:
+        train(train_tool, config, tmp_path / 'resumed', '--resume',
+              str(changed), '--cfg-options', 'train_cfg.max_epochs=3')
+    message = str(raised.value)
+    assert f'{changed} does not fit the model of {config}' in message
+    assert 'unexpected: head.extra.weight' in message
+    assert 'add --non-strict' in message
+    assert not (tmp_path / 'resumed' / 'epoch_3.pth').exists()
+
+    capsys.readouterr()
+    train(train_tool, config, tmp_path / 'resumed', '--resume', str(changed),
+          '--non-strict', '--cfg-options', 'train_cfg.max_epochs=3')
+    assert '1 unexpected keys' in capsys.readouterr().out
+    assert (tmp_path / 'resumed' / 'epoch_3.pth').is_file()
+
+
+def test_non_strict_without_resume_is_refused(train_tool, config, tmp_path):
+    with pytest.raises(ValueError, match='--non-strict only applies to a '
+                       r'resumed run \(--resume\)'):
+        train(train_tool, config, tmp_path / 'new', '--non-strict')
+
+
+# ---------------------------------------------------------------------------
+# Options that cannot take effect are refused before anything trains
+
+
+def test_gc_options_without_a_constructor_that_reads_them_are_refused(
+        train_tool, tmp_path):
+    """mmengine's default constructor ignores paramwise_cfg keys it does
+    not know: torch's SGD would train without GC."""
+    config = write_tiny_config(
+        tmp_path / f'tiny_{uuid.uuid4().hex[:8]}.py', optimizer='SGD')
+    with pytest.raises(ValueError) as raised:
+        train(train_tool, config, tmp_path / 'plain', '--cfg-options',
+              'optim_wrapper.paramwise_cfg.use_gc=True')
+    message = str(raised.value)
+    assert ('optim_wrapper sets paramwise_cfg.use_gc, but its constructor '
+            '(DefaultOptimWrapperConstructor) does not read GC options, so '
+            'the optimizer (SGD) would train without the GC') in message
+    assert "constructor='GCOptimWrapperConstructor'" in message
+    assert not (tmp_path / 'plain').exists()
+
+    # With the constructor that reads them, the same options train.
+    train(train_tool, config, tmp_path / 'gc', '--cfg-options',
+          'optim_wrapper.paramwise_cfg.use_gc=True',
+          'optim_wrapper.constructor=GCOptimWrapperConstructor',
+          'train_cfg.max_epochs=1')
+    assert (tmp_path / 'gc' / 'epoch_1.pth').is_file()
+
+
+def test_gc_options_in_custom_keys_need_an_optimizer_that_reads_them():
+    from mmgc.engine.optim_wrapper_constructor import \
+        check_gc_options_have_a_reader
+    custom = dict(paramwise_cfg=dict(custom_keys={'fc': dict(use_gc=False)}))
+    # mmgc's optimizers read the options mmengine copies into the groups.
+    check_gc_options_have_a_reader(
+        dict(optimizer=dict(type='GCSGD', lr=0.1), **custom))
+    with pytest.raises(ValueError,
+                       match=r"paramwise_cfg.custom_keys\['fc'\].use_gc"):
+        check_gc_options_have_a_reader(
+            dict(optimizer=dict(type='SGD', lr=0.1), **custom))
+
+
+@pytest.mark.parametrize('option, shown', [
+    ('train_cfg.max_epochs=abc', "train_cfg.max_epochs='abc' (the config "
+     'has 2 there: give a number)'),
+    ('optim_wrapper.optimizer.lr=fast', "optim_wrapper.optimizer.lr='fast' "
+     '(the config has 0.1 there: give a number)'),
+    ('train_cfg.by_epoch=1', 'train_cfg.by_epoch=1 (the config has True '
+     'there: give True or False)'),
+])
+def test_options_of_the_wrong_type_are_named(train_tool, config, tmp_path,
+                                             option, shown):
+    with pytest.raises(ValueError) as raised:
+        train(train_tool, config, tmp_path / 'run', '--cfg-options', option)
+    assert f'--cfg-options: wrong type for {shown}' in str(raised.value)
+    assert not (tmp_path / 'run').exists()
+
+
+def test_a_work_dir_that_is_a_file_is_refused(train_tool, test_tool, config,
+                                              trained, tmp_path):
+    not_a_folder = tmp_path / 'notes.txt'
+    not_a_folder.write_text('a file\n')
+    with pytest.raises(NotADirectoryError,
+                       match=f'The work dir {not_a_folder} is a file'):
+        train(train_tool, config, not_a_folder)
+    with pytest.raises(NotADirectoryError,
+                       match=f'The work dir {not_a_folder} is a file'):
+        test_tool.main([str(config), str(trained / 'epoch_2.pth'),
+                        '--work-dir', str(not_a_folder)])

@@ -25,7 +25,6 @@ interrupted runs" in docs/en/detection.md.
 The setup it shares with tools/test.py (common options, config loading,
 CPU-only torchrun, the Runner) is in :mod:`mmgc.engine.tool_setup`.
 """
-import os
 import os.path as osp
 import sys
 from pathlib import Path
@@ -41,6 +40,8 @@ from mmgc.datasets.checks import check_dataset_files  # noqa: E402
 from mmgc.engine.checkpoint import (  # noqa: E402
     DEFAULT_TEMPLATES, PARTIAL_SUFFIX, check_checkpoint_file,
     find_resumable_checkpoint, run_checkpoint_files)
+from mmgc.engine.optim_wrapper_constructor import (  # noqa: E402
+    check_gc_options_have_a_reader)
 from mmgc.engine.tool_setup import (  # noqa: E402
     add_common_arguments, add_training_hooks, build_runner,
     finish_distributed, load_config, parse_tool_args, say,
@@ -72,8 +73,16 @@ def parse_args(argv=None):
         '--overwrite',
         action='store_true',
         help='start a new run in a work dir that holds checkpoints of '
-        'another run, deleting those checkpoints (without it, such a work '
-        'dir is refused)')
+        'another run; they are deleted once the new run is built, just '
+        'before it trains (without it, such a work dir is refused). Files '
+        'outside the work dir are never touched')
+    parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='with --resume: resume from a checkpoint that does not fit the '
+        'model (keys missing, unexpected or of another shape), loading the '
+        'keys that fit and warning with the counts; without it such a '
+        'resume is refused')
     return parse_tool_args(parser, argv)
 
 
@@ -136,6 +145,10 @@ def setup_cfg(args) -> Config:
     resume = args.resume
     if resume is None and cfg.get('resume'):  # resume=True in the config
         resume = cfg.get('load_from') or 'auto'
+    if args.non_strict and resume is None:
+        raise ValueError(
+            '--non-strict only applies to a resumed run (--resume); a new '
+            'run loads load_from non-strictly already.')
     if resume == 'auto':
         resume_newest_checkpoint(cfg)
     elif resume is not None:
@@ -144,14 +157,35 @@ def setup_cfg(args) -> Config:
         cfg.load_from = resume
     else:
         if args.overwrite:
-            delete_previous_run(cfg)
+            delete_previous_run_when_built(cfg)
         else:
             refuse_to_train_over_a_run(cfg)
         if cfg.get('load_from'):
             check_checkpoint_file(cfg.load_from, 'load_from')
+    if cfg.get('resume') and cfg.get('load_from'):
+        check_resumed_run(cfg, strict=not getattr(args, 'non_strict', False))
 
     setup_cpu_distributed(cfg)
     return cfg
+
+
+def check_resumed_run(cfg: Config, strict: bool) -> None:
+    """A resume must continue the run it resumes: the checkpoint must fit
+    the model (StrictLoadHook) and the config must not change GC options
+    that the checkpoint's optimizer would silently override
+    (ResumedOptimizerCheckHook)."""
+    checkpoint = cfg.load_from
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+        dict(type='StrictLoadHook', checkpoint=checkpoint, strict=strict,
+             fix='A resumed run must train the model the checkpoint was '
+             'saved from, or the parts that do not fit start again from '
+             'their initial weights. Resume with the config the run was '
+             'trained with; to start a new run from the weights that fit, '
+             f'use --cfg-options load_from={checkpoint} (in another '
+             '--work-dir, or with --overwrite); to resume anyway, add '
+             '--non-strict.'),
+        dict(type='ResumedOptimizerCheckHook', checkpoint=checkpoint),
+    ]
 
 
 def checkpoint_places(cfg: Config):
@@ -218,22 +252,50 @@ def refuse_to_train_over_a_run(cfg: Config) -> None:
         'delete them and train from the start in this work dir.')
 
 
-def delete_previous_run(cfg: Config) -> None:
+def delete_previous_run_when_built(cfg: Config) -> None:
     """``--overwrite``: a later --resume must not find the earlier run's
-    checkpoints, so they go now (logs and configs stay)."""
+    checkpoints, so they go (logs and configs stay), but only once the new
+    run is built (DeletePreviousRunHook): a run refused on the way leaves
+    them in place.
+
+    Only files inside the work dir go. A work dir copied from another run
+    has a ``last_checkpoint`` that names the other run's files; those stay.
+    Checkpoints of this work dir's run written elsewhere (the checkpoint
+    hook's ``out_dir``) are not deleted either: the run is refused, naming
+    them, since a later ``--resume`` would find them.
+    """
+    work_dir = osp.realpath(cfg.work_dir)
+    templates, extra_dirs = checkpoint_places(cfg)
     files = previous_run_files(cfg)
-    if not files or os.environ.get('RANK', '0') != '0':
-        return
-    for path in files:
-        os.remove(path)
-    say(f'--overwrite: deleted the earlier run\'s checkpoints in '
-        f'{cfg.work_dir}: {", ".join(osp.basename(f) for f in files)}.')
+    outside = [
+        f for f in run_checkpoint_files(cfg.work_dir, templates, extra_dirs)
+        if osp.commonpath([osp.realpath(f), work_dir]) != work_dir
+        and osp.dirname(osp.realpath(f)) in {osp.realpath(d)
+                                             for d in extra_dirs}
+    ]
+    if outside:
+        raise FileExistsError(
+            f'--overwrite deletes only what is inside the work dir '
+            f'{cfg.work_dir}, but this run also wrote checkpoints to the '
+            f'checkpoint hook\'s out_dir: {", ".join(outside[:6])}. A later '
+            '--resume would find them. Move or delete them yourself, or '
+            'pass another --work-dir.')
+    inside = [
+        f for f in files
+        if osp.commonpath([osp.realpath(f), work_dir]) == work_dir
+    ]
+    if inside:
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='DeletePreviousRunHook', work_dir=cfg.work_dir,
+                 files=inside)
+        ]
 
 
 def main(argv=None):
     args = parse_args(argv)
     cfg = setup_cfg(args)
     check_optimizer_type(cfg)
+    check_gc_options_have_a_reader(cfg.get('optim_wrapper'))
     check_dataset_files(cfg, splits=('train', 'val'))
 
     build_runner(cfg).train()

@@ -16,7 +16,13 @@
   ``tools/train.py --resume`` resumes from).
 * :class:`StrictLoadHook`: a loaded checkpoint must fit the model (no
   missing, unexpected or size-mismatched keys), else an error that names
-  the file and the first keys (what ``tools/test.py`` loads with).
+  the file and the first keys (what ``tools/test.py`` loads with, and what
+  ``tools/train.py --resume`` resumes with).
+* :class:`ResumedOptimizerCheckHook`: a resume whose config changed the GC
+  options is refused (the checkpoint's param groups would win without a
+  word); other changed hyperparameters are named in a warning.
+* :class:`DeletePreviousRunHook`: ``tools/train.py --overwrite`` deletes
+  the earlier run's checkpoints only once the new run is built.
 """
 import glob
 import inspect
@@ -26,17 +32,21 @@ import pickle
 import re
 import zipfile
 from collections import deque
-from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import (Dict, Iterable, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
 import torch
+from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.model import is_model_wrapper
 
+from mmgc.optim.gc_group import GC_OPTION_NAMES
+
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFileError', 'CheckpointMismatchError',
-    'CheckpointProblem',
+    'CheckpointProblem', 'DeletePreviousRunHook', 'ResumedOptimizerCheckHook',
     'ResumeChoice', 'StrictLoadHook', 'check_checkpoint_file',
     'checkpoint_file_problem', 'find_resumable_checkpoint',
     'run_checkpoint_files', 'PARTIAL_SUFFIX'
@@ -523,20 +533,30 @@ class StrictLoadHook(Hook):
     counts are logged as a warning and loading goes on.
     ``tools/test.py`` adds it (``--non-strict`` for ``strict=False``).
 
+    ``tools/train.py --resume`` adds it too: a resumed run whose model lost
+    or reshaped a part would otherwise go on training with that part
+    re-initialised.
+
     Args:
         checkpoint: The file, for the message (the hook checks whatever the
             runner loads).
         strict: Raise (True) or warn (False).
         show: How many keys of each kind the message names.
+        fix: What the error suggests (default: what ``tools/test.py``
+            offers).
     """
 
     priority = 'LOWEST'  # see the checkpoint as the other hooks left it
 
     def __init__(self, checkpoint: Optional[str] = None, strict: bool = True,
-                 show: int = 5):
+                 show: int = 5, fix: Optional[str] = None):
         self.checkpoint = checkpoint
         self.strict = strict
         self.show = show
+        self.fix = fix or (
+            'Is it a checkpoint of this config? Evaluate it with the config '
+            'it was trained with, or pass --non-strict to load the keys that '
+            'fit anyway.')
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         model = _unwrapped(runner.model)
@@ -580,6 +600,226 @@ class StrictLoadHook(Hook):
         model_text = f'the model of {config}' if config else 'the model'
         raise CheckpointMismatchError(
             f'{source} does not fit {model_text}: {counts}. ' +
-            '; '.join(details) + '. Is it a checkpoint of this config? '
-            'Evaluate it with the config it was trained with, or pass '
-            '--non-strict to load the keys that fit anyway.')
+            '; '.join(details) + '. ' + self.fix)
+
+
+# ---------------------------------------------------------------------------
+# Resuming with a changed config
+
+_REFUSED_FIX = (
+    'A resumed run continues with the optimizer of its checkpoint, so these '
+    'changes would have no effect. Resume without them, or start a new run '
+    'with them from these weights: --cfg-options load_from={source} in '
+    'another --work-dir (or with --overwrite).')
+#: Group keys that are expected to differ on resume: the parameters, and
+#: the learning rate the schedulers move (its base, initial_lr, is compared).
+_RESUME_VARYING_KEYS = ('params', 'lr')
+
+
+def _optimizer_states(checkpoint_optimizer, optim_wrapper):
+    """``(name, saved param groups, current param groups)`` per optimizer
+    (several for an OptimWrapperDict); empty where the layouts differ (the
+    loader then refuses by itself) or the state is sharded."""
+    wrappers = getattr(optim_wrapper, 'optim_wrappers', None)
+    if wrappers is None:
+        wrappers = {'': optim_wrapper}
+        checkpoint_optimizer = {'': checkpoint_optimizer}
+    found = []
+    for name, wrapper in wrappers.items():
+        saved = (checkpoint_optimizer or {}).get(name)
+        optimizer = getattr(wrapper, 'optimizer', None)
+        if (not isinstance(saved, dict) or 'param_groups' not in saved
+                or optimizer is None
+                or len(saved['param_groups']) != len(optimizer.param_groups)):
+            continue
+        found.append((name, saved['param_groups'], optimizer.param_groups))
+    return found
+
+
+def _plain(value) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str, tuple,
+                                               list))
+
+
+def _group_ranges(indices: List[int]) -> str:
+    """'0-3, 7' for [0, 1, 2, 3, 7]."""
+    parts, start = [], None
+    for i, index in enumerate(indices):
+        if start is None:
+            start = index
+        if i + 1 == len(indices) or indices[i + 1] != index + 1:
+            parts.append(str(start) if start == index else
+                         f'{start}-{index}')
+            start = None
+    return ', '.join(parts)
+
+
+def _changes(saved_groups, current_groups, keys=None):
+    """``{(key, saved, current): [group indices]}`` for the keys whose value
+    differs between the checkpoint's groups and the config's."""
+    changes = {}
+    for index, (saved, current) in enumerate(zip(saved_groups,
+                                                  current_groups)):
+        names = keys if keys is not None else [
+            k for k in dict.fromkeys(list(saved) + list(current))
+            if k not in _RESUME_VARYING_KEYS and k not in GC_OPTION_NAMES
+        ]
+        for key in names:
+            old, new = saved.get(key, '(not set)'), current.get(
+                key, '(not set)')
+            if not (_plain(old) and _plain(new)) or old == new:
+                continue
+            show = tuple(old) if isinstance(old, list) else old
+            now = tuple(new) if isinstance(new, list) else new
+            if show == now:
+                continue
+            changes.setdefault((key, repr(show), repr(now)),
+                               []).append(index)
+    return changes
+
+
+def _describe(changes, optimizer_name: str) -> str:
+    where = f'optimizer {optimizer_name!r}, ' if optimizer_name else ''
+    return '; '.join(
+        f'{key}: {old} in the checkpoint, {new} in the config ({where}param '
+        f'group{"s" if len(groups) > 1 else ""} {_group_ranges(groups)})'
+        for (key, old, new), groups in changes.items())
+
+
+def gc_settings(cfg) -> Dict[str, object]:
+    """What decides a config's GC, as ``{dotted.key: value}``: the
+    optimizer's type (and the inner one of a wrapper such as Lookahead) and
+    the keys that compare's twin check counts as GC options (the
+    optimizer's, the constructor, ``paramwise_cfg``'s)."""
+    from mmgc.comparison.configs import flat_config, _is_gc_option as is_gc_option
+    return {
+        key: value
+        for key, value in flat_config(cfg).items()
+        if is_gc_option(key) or (key.startswith('optim_wrapper.optimizer.')
+                                 and key.endswith('.type'))
+    }
+
+
+def _shown(settings: dict, key: str) -> str:
+    return repr(settings[key]) if key in settings else 'not set'
+
+
+def _saved_config(checkpoint: dict):
+    """The config a checkpoint was written with (mmengine's Runner stores
+    its text in ``meta['cfg']``); None where it is absent or unreadable."""
+    text = (checkpoint.get('meta') or {}).get('cfg')
+    if not isinstance(text, str):
+        return None
+    try:
+        return Config.fromstring(text, file_format='.py')
+    except Exception:  # noqa: BLE001  (the param groups are checked anyway)
+        return None
+
+
+class ResumedOptimizerCheckHook(Hook):
+    """Compare the optimizer of the config with the one a resumed checkpoint
+    holds, before the checkpoint replaces it.
+
+    On resume, mmengine loads the checkpoint's param groups over the ones
+    the config built, so an option changed in the config (``use_gc=False``
+    on the command line, another ``weight_decay``) has no effect and nothing
+    says so. A change of what decides GC is refused: the GC options
+    (``use_gc``, ``gc_conv_only``, ``gc_loc``) of the param groups, and in
+    the config saved with the checkpoint the optimizer's type (``SGD_GC``
+    to ``SGD`` switches GC off while the groups look alike), the
+    constructor and the GC options of ``paramwise_cfg`` (:func:`gc_settings`): a run that is continued must keep the GC it was trained with,
+    and a new one with other GC options starts from the weights
+    (``load_from``). Other changed hyperparameters (``momentum``, the base
+    learning rate ``initial_lr``, ...) are named in a warning that says the
+    checkpoint's values are kept. ``tools/train.py --resume`` adds it.
+
+    Args:
+        checkpoint: The file, for the message.
+    """
+
+    priority = 'LOWEST'
+
+    def __init__(self, checkpoint: Optional[str] = None):
+        self.checkpoint = checkpoint
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        optim_wrapper = getattr(runner, 'optim_wrapper', None)
+        if not isinstance(checkpoint, dict) or 'optimizer' not in checkpoint:
+            return
+        source = self.checkpoint or 'the checkpoint'
+        saved_cfg = _saved_config(checkpoint)
+        if saved_cfg is not None and getattr(runner, 'cfg', None) is not None:
+            before, now = gc_settings(saved_cfg), gc_settings(runner.cfg)
+            changed = [
+                f'{key}: {_shown(before, key)} in the checkpoint, '
+                f'{_shown(now, key)} in the config'
+                for key in dict.fromkeys(list(before) + list(now))
+                if _shown(before, key) != _shown(now, key)
+            ]
+            if changed:
+                raise ValueError(
+                    f'Resuming from {source}: the config changes what '
+                    f'decides GC ({"; ".join(changed)}). ' + _REFUSED_FIX
+                    .format(source=source))
+        for name, saved, current in _optimizer_states(
+                checkpoint['optimizer'], optim_wrapper):
+            gc_changes = _changes(saved, current, GC_OPTION_NAMES)
+            if gc_changes:
+                raise ValueError(
+                    f'Resuming from {source}: the config changes the GC '
+                    f'options the run was trained with '
+                    f'({_describe(gc_changes, name)}). ' +
+                    _REFUSED_FIX.format(source=source))
+            other = _changes(saved, current)
+            if other:
+                runner.logger.warning(
+                    f'Resuming from {source}: the config changes '
+                    f'{_describe(other, name)}. The checkpoint\'s values '
+                    'are kept (mmengine resumes the optimizer as it was '
+                    'saved); start a new run from these weights (load_from) '
+                    'to train with the new ones.')
+
+
+# ---------------------------------------------------------------------------
+# --overwrite
+
+
+class DeletePreviousRunHook(Hook):
+    """Delete the checkpoints of an earlier run in the work dir once the new
+    run is built (config, data, model and optimizer), just before it trains.
+
+    ``tools/train.py --overwrite`` adds it: a new run that fails to start
+    (a bad learning rate, a dataset that does not load) leaves the earlier
+    run's checkpoints where they were.
+
+    Args:
+        work_dir: The work dir; only files inside it are deleted.
+        files: The files to delete.
+    """
+
+    priority = 'VERY_HIGH'  # before any hook can write a checkpoint
+
+    def __init__(self, work_dir: str, files: Sequence[str]):
+        self.work_dir = work_dir
+        self.files = list(files)
+
+    def before_train(self, runner) -> None:
+        if not is_main_process():
+            return
+        inside = [f for f in self.files if _is_inside(f, self.work_dir)]
+        deleted = []
+        for path in inside:
+            if osp.isfile(path):
+                os.remove(path)
+                deleted.append(osp.basename(path))
+        if deleted:
+            # Printed, as tools/train.py prints what it chose: the Runner's
+            # logger may be another run's of the same second.
+            print(f"--overwrite: deleted the earlier run's checkpoints in "
+                  f'{self.work_dir}: {", ".join(deleted)}.', flush=True)
+
+
+def _is_inside(path: str, folder: str) -> bool:
+    """Whether ``path`` lies inside ``folder`` (links resolved)."""
+    folder = osp.realpath(folder)
+    return osp.commonpath([osp.realpath(path), folder]) == folder

@@ -21,7 +21,8 @@ from typing import Dict, List, Optional, Tuple
 
 from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
-from mmengine.registry import OPTIM_WRAPPERS, OPTIMIZERS
+from mmengine.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
+                               OPTIMIZERS)
 from torch import nn
 from torch.optim import Optimizer
 
@@ -34,7 +35,7 @@ from mmgc.optim.lookahead import Lookahead
 from mmgc.optim.placement import applies_gc_itself
 from mmgc.optim.sharded_gc import register_fsdp_model
 
-__all__ = ['GCOptimWrapperConstructor']
+__all__ = ['GCOptimWrapperConstructor', 'check_gc_options_have_a_reader']
 
 # --------------------------------------------------------------------------
 # The constructor
@@ -43,7 +44,8 @@ _MMENGINE_PARAMWISE_KEYS = ('custom_keys', 'bias_lr_mult', 'bias_decay_mult',
                             'norm_decay_mult', 'dwconv_decay_mult',
                             'flat_decay_mult', 'dcn_offset_lr_mult',
                             'bypass_duplicate')
-_GC_PARAMWISE_KEYS = GC_OPTION_NAMES + ('gc_module_types',
+#: The GC keys of ``paramwise_cfg`` (mmengine's keys aside).
+GC_PARAMWISE_KEYS = GC_OPTION_NAMES + ('gc_module_types',
                                         'gc_exclude_module_types')
 # Keys mmengine copies from custom_keys into the group besides the
 # optimizer's own.
@@ -86,11 +88,11 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         reject_unknown_kwargs(
             'GCOptimWrapperConstructor paramwise_cfg',
             {k: v for k, v in paramwise_cfg.items()
-             if k not in _MMENGINE_PARAMWISE_KEYS + _GC_PARAMWISE_KEYS},
-            _MMENGINE_PARAMWISE_KEYS + _GC_PARAMWISE_KEYS)
+             if k not in _MMENGINE_PARAMWISE_KEYS + GC_PARAMWISE_KEYS},
+            _MMENGINE_PARAMWISE_KEYS + GC_PARAMWISE_KEYS)
         self.gc_cfg = {
             key: paramwise_cfg.pop(key)
-            for key in _GC_PARAMWISE_KEYS if key in paramwise_cfg
+            for key in GC_PARAMWISE_KEYS if key in paramwise_cfg
         }
         if 'gc_loc' in self.gc_cfg:
             try:
@@ -278,6 +280,64 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                     'would copy it into the param group and it would have no '
                     'effect. Keys it reads: '
                     f"{', '.join(sorted(optimizer.defaults))}.")
+
+
+def _constructor_reads_gc(constructor) -> bool:
+    """Whether the optim-wrapper constructor a config names (mmengine's
+    default when it names none) is GCOptimWrapperConstructor or a
+    subclass."""
+    if constructor is None:
+        return False
+    if isinstance(constructor, str):
+        with OPTIM_WRAPPER_CONSTRUCTORS.switch_scope_and_registry(
+                None) as registry:
+            constructor = registry.get(constructor)
+    return isinstance(constructor, type) and issubclass(
+        constructor, GCOptimWrapperConstructor)
+
+
+def check_gc_options_have_a_reader(optim_wrapper_cfg: dict) -> None:
+    """Refuse GC options in ``paramwise_cfg`` that nothing would read.
+
+    mmengine's default constructor (and mmdet's and mmpretrain's) ignores
+    ``paramwise_cfg`` keys it does not know, so ``use_gc=True`` there trains
+    a torch ``SGD`` without GC and without a word. In ``custom_keys`` the
+    options reach the param groups, where only an optimizer that applies GC
+    itself (mmgc's) reads them.
+    """
+    if not isinstance(optim_wrapper_cfg, dict):
+        return
+    constructor = optim_wrapper_cfg.get('constructor')
+    if _constructor_reads_gc(constructor):
+        return
+    paramwise_cfg = optim_wrapper_cfg.get('paramwise_cfg') or {}
+    unread = [f'paramwise_cfg.{key}' for key in GC_PARAMWISE_KEYS
+              if key in paramwise_cfg]
+    optimizer_type = (optim_wrapper_cfg.get('optimizer') or {}).get('type')
+    optimizer_cls = None
+    if optimizer_type is not None:
+        try:
+            optimizer_cls = GCOptimWrapperConstructor._resolve(optimizer_type)
+        except KeyError:
+            pass  # tools/train.py names an unknown optimizer on its own
+    if optimizer_cls is None or not applies_gc_itself(optimizer_cls):
+        for pattern, options in (paramwise_cfg.get('custom_keys')
+                                 or {}).items():
+            unread += [f"paramwise_cfg.custom_keys['{pattern}'].{key}"
+                       for key in GC_OPTION_NAMES
+                       if isinstance(options, dict) and key in options]
+    if not unread:
+        return
+    name = constructor if isinstance(constructor, str) else getattr(
+        constructor, '__name__', 'DefaultOptimWrapperConstructor')
+    raise ValueError(
+        f'optim_wrapper sets {", ".join(unread)}, but its constructor '
+        f'({name}) does not read GC options, so the optimizer '
+        f'({optimizer_type}) would train without the GC they ask for. Add '
+        "constructor='GCOptimWrapperConstructor' to optim_wrapper (it reads "
+        'them and adds GC to any optimizer); with one of mmgc\'s GC '
+        'optimizers, the options it takes can go in optim_wrapper.optimizer '
+        'instead.')
 
 
 def _params_argument(optimizer_cls) -> str:

@@ -74,6 +74,7 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        check_option_types(cfg, args.cfg_options)
         cfg.merge_from_dict(args.cfg_options)
 
     if args.work_dir is not None:
@@ -81,7 +82,66 @@ def load_config(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    if osp.exists(cfg.work_dir) and not osp.isdir(cfg.work_dir):
+        raise NotADirectoryError(
+            f'The work dir {cfg.work_dir} is a file, not a folder: logs and '
+            'checkpoints go into a folder. Pass another --work-dir (a '
+            'folder that is new or holds a run of this config).')
     return cfg
+
+
+_MISSING = object()
+
+
+def _config_value(cfg: Config, key: str):
+    """The value at a dotted ``--cfg-options`` key; ``_MISSING`` where the
+    config has none (the option adds it) or the path runs through a list."""
+    value = cfg
+    for part in key.split('.'):
+        if not isinstance(value, (Config, dict)):
+            return _MISSING
+        value = value.get(part, _MISSING)
+        if value is _MISSING:
+            return _MISSING
+    return value
+
+
+def _kind_of(value) -> str:
+    """What an option must be to replace ``value``; '' for anything."""
+    if isinstance(value, bool):
+        return 'True or False'
+    if isinstance(value, (int, float)):
+        return 'a number'
+    # Lists and strings stay open: many options take either (a metric name
+    # or a list of them).
+    return ''
+
+
+def _fits(kind: str, value) -> bool:
+    if kind == 'True or False':
+        return isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_option_types(cfg: Config, options: dict) -> None:
+    """Refuse a ``--cfg-options`` value whose type cannot replace the
+    config's: ``train_cfg.max_epochs=abc`` would otherwise fail later, deep
+    in mmengine, without naming the option. Only numbers and flags are
+    checked: where the config holds anything else, or nothing yet, any value
+    is taken (a type name, a path, a list, a new key)."""
+    wrong = []
+    for key, value in options.items():
+        current = _config_value(cfg, key)
+        kind = '' if current is _MISSING else _kind_of(current)
+        # None switches a setting off (val_interval=None, ...).
+        if kind and value is not None and not _fits(kind, value):
+            wrong.append(f'{key}={value!r} (the config has {current!r} '
+                         f'there: give {kind})')
+    if wrong:
+        raise ValueError(
+            '--cfg-options: wrong type for ' + '; '.join(wrong) +
+            '. Numbers are written as digits (max_epochs=12, lr=0.01), '
+            'flags as True/False.')
 
 
 def setup_cpu_distributed(cfg: Config) -> None:
