@@ -220,3 +220,99 @@ def test_a_gc_wrapped_class_as_type_is_built():
         dict(optimizer=dict(type=wrapped, lr=0.1)))(Net()).optimizer
     assert type(optimizer) is wrapped
     assert optimizer.param_groups[0]['use_gc'] is True
+
+
+# --------------------------------------------------------------------------
+# Every entry is checked: add_param_group and load_state_dict too
+# --------------------------------------------------------------------------
+EVERY_FAMILY = {
+    'GCSGD': lambda p: GCSGD(p, lr=0.1, momentum=0.9),
+    'SGD_GC': lambda p: SGD_GC(p, lr=0.1, momentum=0.9),
+    'GCAdamW': lambda p: GCAdamW(p),
+    'Adam_GC': lambda p: Adam_GC(p),
+    'GCRAdam': lambda p: GCRAdam(p),
+    'Adagrad_GC': lambda p: Adagrad_GC(p),
+}
+
+
+@pytest.mark.parametrize('name', sorted(EVERY_FAMILY))
+@pytest.mark.parametrize('key, value, error, match', [
+    ('lr', '0.1', TypeError, r"lr must be a number, got '0.1' \(str\)"),
+    ('lr', -1.0, ValueError, r'invalid lr=-1.0; it must be >= 0'),
+    ('weight_decay', float('nan'), ValueError, 'weight_decay=nan is not '
+     'finite'),
+])
+def test_add_param_group_checks_what_init_checks(name, key, value, error,
+                                                 match):
+    optimizer = EVERY_FAMILY[name](_params())
+    extra = dict(params=[nn.Parameter(torch.ones(3, 3))], **{key: value})
+    with pytest.raises(error, match=f'{name}: {match}'):
+        optimizer.add_param_group(extra)
+    assert len(optimizer.param_groups) == 1  # the refused group is not kept
+
+
+def test_add_param_group_refuses_a_momentum_that_diverges():
+    optimizer = GCSGD(_params(), lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=r'GCSGD: invalid momentum=2.0; it '
+                       r'must be in \[0, 1\)'):
+        optimizer.add_param_group({'params': [nn.Parameter(torch.ones(2))],
+                                   'momentum': 2.0})
+    with pytest.raises(ValueError, match='nesterov=True requires momentum'):
+        optimizer.add_param_group({'params': [nn.Parameter(torch.ones(2))],
+                                   'nesterov': True, 'dampening': 0.5})
+
+
+@pytest.mark.parametrize('name', sorted(EVERY_FAMILY))
+def test_load_state_dict_checks_the_saved_groups(name):
+    optimizer = EVERY_FAMILY[name](_params())
+    state = optimizer.state_dict()
+    state['param_groups'][0]['lr'] = 'fast'
+    with pytest.raises(TypeError, match=f"{name}: lr must be a number, got "
+                       "'fast'"):
+        EVERY_FAMILY[name](_params()).load_state_dict(state)
+
+
+@pytest.mark.parametrize('build, match', [
+    (lambda: GCSGD(_params(), lr=0.1, foreach='no'),
+     r"GCSGD: foreach must be True or False, got 'no'"),
+    (lambda: GCAdam(_params(), maximize='yes'),
+     r"GCAdam: maximize must be True or False, got 'yes'"),
+    (lambda: SGD_GC(_params(), lr=0.1, foreach=1),
+     r'SGD_GC: foreach must be True or False, got 1 \(int\)'),
+])
+def test_flags_given_as_other_values_are_refused(build, match):
+    with pytest.raises(TypeError, match=match):
+        build()
+
+
+@pytest.mark.parametrize('build, match', [
+    (lambda: SGD_GCC(_params(), lr=0.1, gc_conv_only=False),
+     r'SGD_GCC fixes gc_conv_only=True'),
+    (lambda: SGDW_GC(_params(), lr=0.1, decoupled_weight_decay=False),
+     r'SGDW_GC fixes decoupled_weight_decay=True'),
+    (lambda: Adam_GC2(_params(), gc_loc='gradient'),
+     r"Adam_GC2 fixes gc_loc='update'"),
+    (lambda: SGD_GC([dict(params=_params(), use_gc=False)], lr=0.1),
+     r'SGD_GC fixes use_gc=True'),
+])
+def test_a_paper_optimizer_refuses_to_change_what_its_name_fixes(build,
+                                                                match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_a_checkpoint_with_other_gc_options_does_not_load_into_a_paper_one():
+    state = GCSGD(_params(), lr=0.1, use_gc=False).state_dict()
+    with pytest.raises(ValueError, match='SGD_GC fixes use_gc=True'):
+        SGD_GC(_params(), lr=0.1).load_state_dict(state)
+
+
+@pytest.mark.parametrize('name', sorted(EVERY_FAMILY))
+def test_complex_parameters_are_refused(name):
+    # torch's counterparts handle them as pairs of reals; the GC kernels
+    # would centralize something else.
+    weight = nn.Parameter(torch.randn(3, 4, dtype=torch.complex64))
+    weight.grad = torch.randn(3, 4, dtype=torch.complex64)
+    with pytest.raises(RuntimeError, match=f'{name} does not support '
+                       'complex parameters'):
+        EVERY_FAMILY[name]([weight]).step()

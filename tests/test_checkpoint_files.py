@@ -378,8 +378,11 @@ def test_resume_refuses_a_checkpoint_of_another_model(train_tool, config,
     assert 'add --non-strict' in message
     assert not (tmp_path / 'resumed' / 'epoch_3.pth').exists()
 
+    # A config of another name: a logger of its own (see above).
+    again = config.with_name(f'{config.stem}_again.py')
+    again.write_text(config.read_text())
     capsys.readouterr()
-    train(train_tool, config, tmp_path / 'resumed', '--resume', str(changed),
+    train(train_tool, again, tmp_path / 'resumed', '--resume', str(changed),
           '--non-strict', '--cfg-options', 'train_cfg.max_epochs=3')
     assert '1 unexpected keys' in capsys.readouterr().out
     assert (tmp_path / 'resumed' / 'epoch_3.pth').is_file()

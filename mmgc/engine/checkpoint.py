@@ -32,7 +32,7 @@ import pickle
 import re
 import zipfile
 from collections import deque
-from typing import (Dict, Iterable, List, NamedTuple, Optional, Sequence,
+from typing import (Iterable, List, NamedTuple, Optional, Sequence,
                     Tuple)
 
 import torch
@@ -42,7 +42,8 @@ from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.model import is_model_wrapper
 
-from mmgc.optim.gc_group import GC_OPTION_NAMES
+from mmgc.config_keys import gc_settings
+from mmgc.optim._validation import GC_OPTION_NAMES
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFileError', 'CheckpointMismatchError',
@@ -686,20 +687,6 @@ def _describe(changes, optimizer_name: str) -> str:
         for (key, old, new), groups in changes.items())
 
 
-def gc_settings(cfg) -> Dict[str, object]:
-    """What decides a config's GC, as ``{dotted.key: value}``: the
-    optimizer's type (and the inner one of a wrapper such as Lookahead) and
-    the keys that compare's twin check counts as GC options (the
-    optimizer's, the constructor, ``paramwise_cfg``'s)."""
-    from mmgc.comparison.configs import flat_config, _is_gc_option as is_gc_option
-    return {
-        key: value
-        for key, value in flat_config(cfg).items()
-        if is_gc_option(key) or (key.startswith('optim_wrapper.optimizer.')
-                                 and key.endswith('.type'))
-    }
-
-
 def _shown(settings: dict, key: str) -> str:
     return repr(settings[key]) if key in settings else 'not set'
 
@@ -727,7 +714,8 @@ class ResumedOptimizerCheckHook(Hook):
     (``use_gc``, ``gc_conv_only``, ``gc_loc``) of the param groups, and in
     the config saved with the checkpoint the optimizer's type (``SGD_GC``
     to ``SGD`` switches GC off while the groups look alike), the
-    constructor and the GC options of ``paramwise_cfg`` (:func:`gc_settings`): a run that is continued must keep the GC it was trained with,
+    constructor and the GC options of ``paramwise_cfg``
+    (:func:`mmgc.config_keys.gc_settings`): a run that is continued must keep the GC it was trained with,
     and a new one with other GC options starts from the weights
     (``load_from``). Other changed hyperparameters (``momentum``, the base
     learning rate ``initial_lr``, ...) are named in a warning that says the

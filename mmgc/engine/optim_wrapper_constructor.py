@@ -26,10 +26,10 @@ from mmengine.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
 from torch import nn
 from torch.optim import Optimizer
 
-from mmgc.optim._validation import reject_unknown_kwargs
+from mmgc.optim._validation import (GC_OPTION_NAMES, GC_OPTION_RULES,
+                                    check_value, reject_unknown_kwargs)
 from mmgc.optim.gc_coverage import (SKIP_GC_OFF, SKIP_ONE_D,
                                     check_gc_at_build, gc_coverage)
-from mmgc.optim.gc_group import GC_OPTION_NAMES, gc_location
 from mmgc.optim.gc_wrapped import FUSED_REASON, gc_wrapped
 from mmgc.optim.lookahead import Lookahead
 from mmgc.optim.placement import applies_gc_itself
@@ -94,16 +94,10 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             key: paramwise_cfg.pop(key)
             for key in GC_PARAMWISE_KEYS if key in paramwise_cfg
         }
-        if 'gc_loc' in self.gc_cfg:
-            try:
-                gc_location(self.gc_cfg['gc_loc'])
-            except ValueError as error:
-                raise TypeError(f'paramwise_cfg.{error}') from None
-        for key in ('use_gc', 'gc_conv_only'):
-            if key in self.gc_cfg and not isinstance(self.gc_cfg[key], bool):
-                raise TypeError(
-                    f'paramwise_cfg.{key} must be True or False, got '
-                    f'{self.gc_cfg[key]!r}.')
+        # The optimizers' own description of their GC options.
+        for key, rule in GC_OPTION_RULES.items():
+            if key in self.gc_cfg:
+                check_value('paramwise_cfg', key, self.gc_cfg[key], rule)
         for key in ('gc_module_types', 'gc_exclude_module_types'):
             value = self.gc_cfg.get(key, ())
             if isinstance(value, (str, type)):
@@ -132,10 +126,8 @@ class GCOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                                                        {}).items():
             for key, value in options.items():
                 if key in GC_OPTION_NAMES:
-                    if not isinstance(value, bool):
-                        raise TypeError(
-                            f"paramwise_cfg.custom_keys['{pattern}'].{key} "
-                            f'must be True or False, got {value!r}.')
+                    check_value(f"paramwise_cfg.custom_keys['{pattern}']",
+                                key, value, GC_OPTION_RULES[key])
                     continue
                 close = difflib.get_close_matches(key, GC_OPTION_NAMES, n=1)
                 if close and key not in _CUSTOM_KEY_EXTRAS:
@@ -303,7 +295,8 @@ def check_gc_options_have_a_reader(optim_wrapper_cfg: dict) -> None:
     ``paramwise_cfg`` keys it does not know, so ``use_gc=True`` there trains
     a torch ``SGD`` without GC and without a word. In ``custom_keys`` the
     options reach the param groups, where only an optimizer that applies GC
-    itself (mmgc's) reads them.
+    itself and lets the group choose them (GCSGD, GCAdam, ...; not the
+    paper's fixed-rule classes) reads them.
     """
     if not isinstance(optim_wrapper_cfg, dict):
         return
@@ -320,12 +313,13 @@ def check_gc_options_have_a_reader(optim_wrapper_cfg: dict) -> None:
             optimizer_cls = GCOptimWrapperConstructor._resolve(optimizer_type)
         except KeyError:
             pass  # tools/train.py names an unknown optimizer on its own
-    if optimizer_cls is None or not applies_gc_itself(optimizer_cls):
-        for pattern, options in (paramwise_cfg.get('custom_keys')
-                                 or {}).items():
-            unread += [f"paramwise_cfg.custom_keys['{pattern}'].{key}"
-                       for key in GC_OPTION_NAMES
-                       if isinstance(options, dict) and key in options]
+    reads = getattr(optimizer_cls, 'gc_options', ()) if applies_gc_itself(
+        optimizer_cls) else ()
+    for pattern, options in (paramwise_cfg.get('custom_keys') or {}).items():
+        unread += [f"paramwise_cfg.custom_keys['{pattern}'].{key}"
+                   for key in GC_OPTION_NAMES
+                   if isinstance(options, dict) and key in options
+                   and key not in reads]
     if not unread:
         return
     name = constructor if isinstance(constructor, str) else getattr(

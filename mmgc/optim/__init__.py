@@ -4,12 +4,16 @@
   calls it.
 * ``functional/``: the kernels (the math of one step), one module per
   algorithm family: ``sgd``, ``adam``, ``radam``, ``adagrad``.
-* ``paper_sgd.py``, ``paper_adam.py``, ``paper_adagrad.py``: the paper's
-  optimizers (``SGD_GC``, ``Adam_GCC2``, ...), exact re-statements of the
-  authors' first repository.
-* ``gc_sgd.py``, ``gc_adam.py``, ``gc_radam.py``: ``GCSGD``, ``GCAdam``,
-  ``GCAdamW``, ``GCRAdam``: torch's algorithms plus the per-group options
-  ``use_gc``, ``gc_conv_only``, ``gc_loc`` (``gc_group.py``).
+* ``gc_sgd.py``, ``gc_adam.py``, ``gc_radam.py``, ``paper_adagrad.py``: one
+  class per algorithm family (``GCSGD``, ``GCAdam``/``GCAdamW``,
+  ``GCRAdam``, Adagrad): torch's algorithms plus the per-group options
+  ``use_gc``, ``gc_conv_only``, ``gc_loc``. The paper's optimizers
+  (``SGD_GC``, ``Adam_GCC2``, ...; exact re-statements of the authors' first
+  repository) are specializations beside their family class that fix the
+  GC rule, its location, the decay mode and the arithmetic.
+* ``gc_group.py``: what the families share (building from the family's
+  description, the GC options, the placement answer); ``_validation.py``:
+  the hyper-parameter descriptions and the checks applied at every entry.
 * ``lookahead.py``, ``ranger.py``: Lookahead around any optimizer; Ranger
   (RAdam + Lookahead + GC).
 * ``gc_wrapped.py``: GC for any other optimizer (``gc_wrapped(AdamW)``).
@@ -21,19 +25,17 @@
 * ``sharded_gc.py``: exact GC on FSDP1's flat pieces (layouts, step hooks).
 """
 from . import functional
-from .gc_adam import GCAdam, GCAdamW
+from .gc_adam import (Adam_GC, Adam_GC2, Adam_GCC, Adam_GCC2, AdamW_GC,
+                      AdamW_GC2, AdamW_GCC, AdamW_GCC2, GCAdam, GCAdamW)
 from .gc_coverage import (GCEmptyWarning, TensorCoverage, check_gc_at_build,
                           gc_coverage)
 from .gc_ops import (centralize, centralize_, foreach_centralize,
                      foreach_centralize_, gc_applies)
 from .gc_radam import GCRAdam
-from .gc_sgd import GCSGD
+from .gc_sgd import GCSGD, SGD_GC, SGD_GCC, SGDW_GC, SGDW_GCC
 from .gc_wrapped import gc_wrapped
 from .lookahead import Lookahead
 from .paper_adagrad import Adagrad_GC, Adagrad_GCC
-from .paper_adam import (Adam_GC, Adam_GC2, Adam_GCC, Adam_GCC2, AdamW_GC,
-                         AdamW_GC2, AdamW_GCC, AdamW_GCC2)
-from .paper_sgd import SGD_GC, SGD_GCC, SGDW_GC, SGDW_GCC
 from .placement import (GCPlacement, applies_gc_itself, gc_placement_of,
                         gc_rule_of)
 from .ranger import Ranger

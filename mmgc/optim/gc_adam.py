@@ -1,5 +1,5 @@
-"""torch.optim.Adam and AdamW with Gradient Centralization (``GCAdam``,
-``GCAdamW``).
+"""Adam and AdamW with Gradient Centralization: ``GCAdam``, ``GCAdamW`` and
+the paper's ``Adam_GC(C)(2)`` and ``AdamW_GC(C)(2)``.
 
 Where GC acts is chosen per param group by ``gc_loc``:
 
@@ -10,8 +10,7 @@ Where GC acts is chosen per param group by ``gc_loc``:
   ``step_size * m / denom`` is centralized, together with AdamW's decoupled
   decay ``lr * wd * w``, so each weight slice keeps its mean.
 
-The math is the Adam kernel shared with the paper's optimizers
-(:func:`mmgc.optim.functional.adam` with ``arithmetic='torch'``), with a
+The math is the Adam kernel, :func:`mmgc.optim.functional.adam`, with a
 single-tensor and a multi-tensor (``foreach``) path. Tensors GC does not
 touch (1-D, or not conv with ``gc_conv_only``), and every tensor with
 ``use_gc=False``, take exactly torch's operations (its single-tensor path for
@@ -22,35 +21,67 @@ CPU), and the state layout is torch's (tensor ``step``, ``exp_avg``,
 AdamW's decay is torch's ``w *= 1 - lr * wd``. The authors' advanced AdamW
 scaled it by ``lr / (1 - beta1^t)`` (ten times ``lr`` at step 1); that is not
 reproduced.
+
+The paper's optimizers are ``GCAdam`` with what the paper fixed: the GC rule
+(``GC``: conv and fc weights, ``GCC``: conv weights only), its location
+(``..._GC``: the gradient, ``..._GC2``: the final update) and the authors'
+arithmetic (``arithmetic='paper'``: their order of floating-point
+operations, an integer ``step``). Their AdamW variants use the AdamW of
+2019-era PyTorch that the paper ran: ``denom = sqrt(v) + eps``,
+``step_size = lr * sqrt(1 - b2^t) / (1 - b1^t)`` and
+``w -= step_size * (wd * w + m / denom)``. The decay is scaled by
+``step_size``, not by ``lr`` as in today's torch.optim.AdamW: kept on
+purpose, it is what produced the paper's numbers.
 """
 from typing import Optional, Union
 
 import torch
 from torch.optim import Adam, AdamW
 
-from mmgc import torch_compat
-
 from . import functional as F
-from ._validation import (StateFamilyMixin, check_betas, check_flags,
-                          check_non_negative, reject_unknown_kwargs)
+from ._validation import (GC_OPTION_RULES, HyperSpec, betas, flag, number,
+                          off, optional_flag)
 from .gc_group import GCGroupMixin, as_float, scalar_dtype
 from .gc_ops import check_not_sparse
 from .placement import kernel_gc_args
 
-__all__ = ['GCAdam', 'GCAdamW', 'init_group']
+__all__ = [
+    'GCAdam', 'GCAdamW', 'Adam_GC', 'Adam_GCC', 'Adam_GC2', 'Adam_GCC2',
+    'AdamW_GC', 'AdamW_GCC', 'AdamW_GC2', 'AdamW_GCC2', 'init_group',
+    'ADAM_HYPERPARAMETERS'
+]
 
-_ARGS = ('lr', 'betas', 'eps', 'weight_decay', 'amsgrad', 'use_gc',
-         'gc_conv_only', 'gc_loc', 'maximize', 'foreach', 'capturable',
-         'differentiable', 'fused')
+#: Options torch.optim puts into every group that the GC kernels cannot do.
+UNSUPPORTED = dict(
+    fused=off('a fused kernel updates the weights in one launch and, under '
+              'AMP, receives gradients still multiplied by the loss scale, '
+              'so there is no unscaled gradient to centralize'),
+    differentiable=off('the GC kernels run under no_grad'),
+    capturable=off('the GC kernels read the step count on the host'))
+
+#: The Adam family's hyper-parameters, checked at every entry.
+ADAM_HYPERPARAMETERS = HyperSpec(
+    dict(lr=number(),
+         betas=betas(),
+         eps=number(),
+         weight_decay=number(),
+         amsgrad=flag(),
+         **GC_OPTION_RULES,
+         decoupled_weight_decay=flag(),
+         maximize=flag(),
+         foreach=optional_flag(),
+         **UNSUPPORTED))
 
 
 def init_group(optimizer, group: dict, conv_only, params, grads, exp_avgs,
                exp_avg_sqs, max_exp_avg_sqs, state_steps) -> None:
     """Gather a param group's tensors and state for the Adam-family kernels
-    (GCAdam, GCAdamW, GCRAdam), creating the state as torch does: a tensor
-    ``step``, zero moments, and ``max_exp_avg_sq`` with amsgrad."""
+    (GCAdam and its specializations, GCRAdam), creating the state as torch
+    does: a ``step`` (a tensor, or an int for the authors' arithmetic), zero
+    moments, and ``max_exp_avg_sq`` with amsgrad."""
     name = type(optimizer).__name__
     amsgrad = group.get('amsgrad', False)
+    tensor_step = getattr(optimizer, 'tensor_step', True)
     for p in group['params']:
         if p.grad is None:
             continue
@@ -66,7 +97,8 @@ def init_group(optimizer, group: dict, conv_only, params, grads, exp_avgs,
                 f'{tuple(p.shape)}); use the torch.optim optimizer for them.')
         state = optimizer.state[p]
         if 'step' not in state:
-            state['step'] = torch.tensor(0.0, dtype=scalar_dtype())
+            state['step'] = (torch.tensor(0.0, dtype=scalar_dtype())
+                             if tensor_step else 0)
             state['exp_avg'] = torch.zeros_like(
                 p, memory_format=torch.preserve_format)
             state['exp_avg_sq'] = torch.zeros_like(
@@ -83,7 +115,7 @@ def init_group(optimizer, group: dict, conv_only, params, grads, exp_avgs,
         state_steps.append(state['step'])
 
 
-class GCAdam(StateFamilyMixin, GCGroupMixin, Adam):
+class GCAdam(GCGroupMixin, Adam):
     """Adam (L2 weight decay) with GC.
 
     Args:
@@ -103,10 +135,19 @@ class GCAdam(StateFamilyMixin, GCGroupMixin, Adam):
     exist for signature parity and must stay off.
     """
 
-    gc_options = ('use_gc', 'gc_conv_only', 'gc_loc')
+    hyperparameters = ADAM_HYPERPARAMETERS
+    torch_class = Adam
+    option_defaults = dict(use_gc=True, gc_conv_only=False, gc_loc=False,
+                           decoupled_weight_decay=False)
     state_keys = frozenset({'step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'})
     group_keys = ('betas', )
-    _decoupled = False
+    #: Whose floating-point operation order the kernel follows ('torch' or
+    #: the authors', 'paper'), and whether ``step`` is a tensor (torch's) or
+    #: an int (the authors').
+    arithmetic = 'torch'
+    tensor_step = True
+    #: The 2019 AdamW the paper ran (decay scaled by the step size).
+    old_adamw = False
 
     def __init__(self,
                  params,
@@ -116,32 +157,28 @@ class GCAdam(StateFamilyMixin, GCGroupMixin, Adam):
                  weight_decay: float = 0,
                  amsgrad: bool = False,
                  *,
-                 use_gc: bool = True,
-                 gc_conv_only: bool = False,
-                 gc_loc: Union[bool, str] = False,
+                 use_gc: Optional[bool] = None,
+                 gc_conv_only: Optional[bool] = None,
+                 gc_loc: Union[bool, str, None] = None,
+                 decoupled_weight_decay: Optional[bool] = None,
                  maximize: bool = False,
                  foreach: Optional[bool] = None,
                  capturable: bool = False,
                  differentiable: bool = False,
                  fused: Optional[bool] = None,
                  **unknown):
-        name = type(self).__name__
-        reject_unknown_kwargs(name, unknown, _ARGS)
-        self._refuse_unsupported(fused=fused, capturable=capturable,
-                                 differentiable=differentiable)
-        check_non_negative(name, lr=lr, eps=eps, weight_decay=weight_decay)
-        check_betas(name, betas)
-        check_flags(name, amsgrad=amsgrad, maximize=maximize)
-        # Before torch 2.7, AdamW is no subclass of Adam: Adam.__init__ would
-        # reach AdamW.__init__ through GCAdamW's MRO.
-        torch_compat.init_torch_optimizer(
-            AdamW if self._decoupled else Adam, self, params, lr=lr,
-            betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-            maximize=maximize, foreach=foreach, capturable=capturable,
-            differentiable=differentiable, fused=fused,
-            decoupled_weight_decay=self._decoupled)
-        self._init_gc(use_gc=use_gc, gc_conv_only=gc_conv_only,
-                      gc_loc=gc_loc)
+        self._build(params, unknown, lr=lr, betas=betas, eps=eps,
+                    weight_decay=weight_decay, amsgrad=amsgrad,
+                    use_gc=use_gc, gc_conv_only=gc_conv_only, gc_loc=gc_loc,
+                    decoupled_weight_decay=decoupled_weight_decay,
+                    maximize=maximize, foreach=foreach,
+                    capturable=capturable, differentiable=differentiable,
+                    fused=fused)
+
+    def _weight_decay_mode(self, group: dict) -> str:
+        if self.old_adamw:
+            return 'old_adamw'
+        return 'decoupled' if group['decoupled_weight_decay'] else 'l2'
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -156,11 +193,13 @@ class GCAdam(StateFamilyMixin, GCGroupMixin, Adam):
             max_exp_avg_sqs, state_steps = [], []
             init_group(self, group, conv_only, params, grads, exp_avgs,
                        exp_avg_sqs, max_exp_avg_sqs, state_steps)
-            # torch's tensor step counters, incremented as torch does.
+            # Each step counter goes up by one, in place for torch's tensor
+            # counters (as torch does), in the state for an int one.
             steps = []
-            for step_t in state_steps:
-                step_t += 1
-                steps.append(step_t.item())
+            for p in params:
+                state = self.state[p]
+                state['step'] += 1
+                steps.append(as_float(state['step']))
             beta1, beta2 = group['betas']
             F.adam(params, grads, exp_avgs, exp_avg_sqs,
                    max_exp_avg_sqs if group['amsgrad'] else
@@ -174,11 +213,9 @@ class GCAdam(StateFamilyMixin, GCGroupMixin, Adam):
                    eps=group['eps'],
                    conv_only=conv_only,
                    gc_loc=location,
-                   weight_decay_mode=('decoupled'
-                                      if group['decoupled_weight_decay'] else
-                                      'l2'),
+                   weight_decay_mode=self._weight_decay_mode(group),
                    maximize=group['maximize'],
-                   arithmetic='torch',
+                   arithmetic=self.arithmetic,
                    foreach=group.get('foreach'))
         return loss
 
@@ -191,7 +228,10 @@ class GCAdamW(GCAdam, AdamW):
     centralized together with the update.
     """
 
-    _decoupled = True
+    # Before torch 2.7, AdamW is no subclass of Adam: Adam.__init__ would
+    # reach AdamW.__init__ through GCAdamW's MRO.
+    torch_class = AdamW
+    fixed = dict(decoupled_weight_decay=True)
 
     def __init__(self,
                  params,
@@ -203,3 +243,64 @@ class GCAdamW(GCAdam, AdamW):
                  **kwargs):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
                          **kwargs)
+
+
+# --------------------------------------------------------------------------
+# The paper's optimizers: the GC rule, its location and the decay mode fixed,
+# in the authors' arithmetic.
+# --------------------------------------------------------------------------
+class _PaperAdam(GCAdam):
+    """What the eight paper variants share: the authors' arithmetic."""
+    arithmetic = 'paper'
+    tensor_step = False
+
+
+def _paper(conv_only: bool, location: str, old_adamw: bool) -> dict:
+    return dict(use_gc=True, gc_conv_only=conv_only, gc_loc=location,
+                decoupled_weight_decay=old_adamw)
+
+
+class Adam_GC(_PaperAdam):
+    """Adam with GC on the gradient of conv and fc weights (ndim > 1)."""
+    fixed = _paper(False, 'gradient', old_adamw=False)
+
+
+class Adam_GCC(_PaperAdam):
+    """Adam with GC on the gradient of conv weights only (ndim > 3)."""
+    fixed = _paper(True, 'gradient', old_adamw=False)
+
+
+class Adam_GC2(_PaperAdam):
+    """Adam with GC on the final update of conv and fc weights."""
+    fixed = _paper(False, 'update', old_adamw=False)
+
+
+class Adam_GCC2(_PaperAdam):
+    """Adam with GC on the final update of conv weights only."""
+    fixed = _paper(True, 'update', old_adamw=False)
+
+
+class AdamW_GC(_PaperAdam):
+    """Old-style AdamW with GC on the gradient of conv and fc weights."""
+    fixed = _paper(False, 'gradient', old_adamw=True)
+    old_adamw = True
+
+
+class AdamW_GCC(_PaperAdam):
+    """Old-style AdamW with GC on the gradient of conv weights only."""
+    fixed = _paper(True, 'gradient', old_adamw=True)
+    old_adamw = True
+
+
+class AdamW_GC2(_PaperAdam):
+    """Old-style AdamW with GC on the final update (decay included) of conv
+    and fc weights."""
+    fixed = _paper(False, 'update', old_adamw=True)
+    old_adamw = True
+
+
+class AdamW_GCC2(_PaperAdam):
+    """Old-style AdamW with GC on the final update (decay included) of conv
+    weights only."""
+    fixed = _paper(True, 'update', old_adamw=True)
+    old_adamw = True

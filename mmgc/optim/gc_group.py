@@ -1,56 +1,31 @@
-"""The per-param-group GC options shared by GCSGD, GCAdam(W), GCRAdam,
-Ranger and the ``GCWrapped<...>`` classes, and their answer to the placement
-protocol (:mod:`mmgc.optim.placement`).
+"""What every optimizer of mmgc's GC families shares: building from the
+family's description, the per-param-group GC options and the answer to the
+placement protocol (:mod:`mmgc.optim.placement`).
 
-The options live in each param group, not on the optimizer, so mmengine's
+One class per algorithm family (``GCSGD``, ``GCAdam``, ``GCRAdam``,
+``Adagrad_GC``) does the math; the paper's optimizers (``SGD_GC``,
+``Adam_GCC2``, ...) are specializations that fix what the paper fixed (the
+GC rule, its location, the decay mode, the authors' arithmetic) in class
+attributes, not second implementations.
+
+The GC options live in each param group, not on the optimizer, so mmengine's
 ``paramwise_cfg.custom_keys`` can switch GC per layer, and they are saved in
-the state_dict:
-
-* ``use_gc``: centralize this group's weights at all;
-* ``gc_conv_only``: only conv weights (``ndim > 3``) instead of every weight
-  with ``ndim > 1``;
-* ``gc_loc`` (adaptive optimizers only): ``'gradient'`` centralizes the
-  gradient before it enters the moments, ``'update'`` the final update. The
-  authors' repository spells them ``True`` and ``False``; both spellings are
-  accepted everywhere (:func:`gc_location`).
+the state_dict: ``use_gc``, ``gc_conv_only`` and, for adaptive optimizers,
+``gc_loc`` (:data:`~mmgc.optim._validation.GC_OPTION_NAMES`).
 """
-import difflib
+from typing import Mapping
 
 import torch
 
+from mmgc import torch_compat
+
+from ._validation import (GC_OPTION_NAMES, ValidatedGroupsMixin,
+                          gc_location, reject_unknown_kwargs)
 from .gc_coverage import check_gc_at_build
 from .placement import GCPlacement
 
-GC_OPTION_NAMES = ('use_gc', 'gc_conv_only', 'gc_loc')
-
-#: ``gc_loc`` values and the location each names.
-GC_LOCATIONS = {'gradient': 'gradient', 'update': 'update',
-                True: 'gradient', False: 'update'}
-
-
-def gc_location(value) -> str:
-    """``'gradient'`` or ``'update'`` for a ``gc_loc`` value (also the
-    authors' ``True``/``False``); a ValueError for anything else."""
-    if isinstance(value, (bool, str)) and value in GC_LOCATIONS:
-        return GC_LOCATIONS[value]
-    raise ValueError(
-        f"gc_loc must be 'gradient' (centralize the gradient before the "
-        f"moments; True in the authors' code) or 'update' (centralize the "
-        f'final update; False), got {value!r}.')
-
-
-# Keys torch.optim puts into every group and that mmgc's GC optimizers do not
-# implement; each maps to why.
-_UNSUPPORTED_FLAGS = {
-    'foreach': 'mmgc has only the single-tensor kernel for this optimizer '
-               '(leave foreach unset or False; GCSGD, GCAdam and GCAdamW '
-               'have a foreach path)',
-    'fused': 'a fused kernel updates the weights in one launch and, under '
-             'AMP, receives gradients still multiplied by the loss scale, so '
-             'there is no unscaled gradient to centralize',
-    'differentiable': 'the GC kernels run under no_grad',
-    'capturable': 'the GC kernels read the step count on the host',
-}
+__all__ = ['GCGroupMixin', 'GC_OPTION_NAMES', 'gc_location', 'as_float',
+           'scalar_dtype']
 
 
 def scalar_dtype() -> torch.dtype:
@@ -65,79 +40,66 @@ def as_float(value) -> float:
     return value.item() if isinstance(value, torch.Tensor) else value
 
 
-class GCGroupMixin:
-    """Adds the GC options to a torch.optim optimizer class.
+class GCGroupMixin(ValidatedGroupsMixin):
+    """The shared body of mmgc's GC optimizer families.
 
-    A subclass sets ``gc_options`` (the option names it honours) and calls
-    :meth:`_init_gc` right after torch's ``__init__``; :meth:`gc_placement`
-    answers the placement protocol from the group's options.
+    A family class sets ``hyperparameters`` (its
+    :class:`~mmgc.optim._validation.HyperSpec`), ``torch_class`` (the torch
+    optimizer whose ``__init__`` lays out the groups, so checkpoints move
+    between the two) and ``option_defaults`` (what an argument left at None
+    means); its ``__init__`` passes every argument to :meth:`_build`. A
+    specialization sets ``fixed``: those options take that value, and any
+    other value, given or loaded, is refused.
+
+    ``gc_options`` (the placement protocol's per-group GC options) are the
+    GC options of the family that the class does not fix.
     """
 
-    gc_options: tuple = ('use_gc', 'gc_conv_only')
+    torch_class: type = torch.optim.Optimizer
+    option_defaults: Mapping = {}
+    gc_options: tuple = ()
 
-    @classmethod
-    def _refuse_unsupported(cls, **flags) -> None:
-        for name, value in flags.items():
-            if value:
-                raise ValueError(
-                    f'{cls.__name__} does not support {name}=True: '
-                    f'{_UNSUPPORTED_FLAGS[name]}.')
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.gc_options = tuple(
+            k for k in GC_OPTION_NAMES
+            if k in cls.hyperparameters.options and k not in cls.fixed)
 
-    def _init_gc(self, **options) -> None:
-        """Record the GC options as defaults and fill every group that was
-        given without them."""
-        self.defaults.update(options)
-        for group in self.param_groups:
-            for key, value in options.items():
-                group.setdefault(key, value)
-            self._check_gc_group(group)
+    def _build(self, params, unknown: Mapping, **given) -> None:
+        """Check every option against the family's description, then lay the
+        groups out as ``torch_class`` does; the options it lacks (GC's, and
+        those of a newer torch) go into ``defaults`` and every group."""
+        name = type(self).__name__
+        reject_unknown_kwargs(name, unknown, given)
+        options = {}
+        for key, value in given.items():
+            if value is None and key in self.fixed:
+                value = self.fixed[key]
+            elif value is None and key in self.option_defaults:
+                value = self.option_defaults[key]
+            options[key] = value
+        for key, value in self.fixed.items():  # those __init__ does not take
+            options.setdefault(key, value)
+        self.check_options(options)
+        if self.torch_class is torch.optim.Optimizer:  # no torch twin
+            torch.optim.Optimizer.__init__(self, params, options)
+        else:
+            torch_compat.init_torch_optimizer(self.torch_class, self, params,
+                                              **options)
         # Exact GC on sharded pieces, or an error; a warning when empty.
         check_gc_at_build(self)
 
-    def add_param_group(self, param_group: dict) -> None:
-        super().add_param_group(param_group)
-        self._check_gc_group(self.param_groups[-1])
-
     def __setstate__(self, state: dict) -> None:
-        # A checkpoint of the torch optimizer (or a group that never had the
-        # options) gets this optimizer's configured options, and those an
-        # older torch does not know (maximize, decoupled_weight_decay...).
-        super().__setstate__(state)
-        for group in self.param_groups:
-            for key, value in self.defaults.items():
+        # A checkpoint of the torch optimizer, or of an older mmgc, may lack
+        # keys (the GC options, maximize, decoupled_weight_decay...): they
+        # take this optimizer's configured values.
+        # Filled first: torch's own __setstate__ adds keys of its own
+        # (differentiable) to the defaults.
+        defaults = state.get('defaults', getattr(self, 'defaults', {}))
+        for group in state.get('param_groups', ()):
+            for key, value in defaults.items():
                 group.setdefault(key, value)
-
-    def _check_gc_group(self, group: dict) -> None:
-        """Refuse GC options this class lacks, misspelt ones (``use_gcc``) and
-        non-bool values; torch would keep them silently."""
-        name = type(self).__name__
-        for key, value in group.items():
-            if key == 'gc_loc' and key in self.gc_options:
-                try:
-                    gc_location(value)
-                except ValueError as error:
-                    raise ValueError(f'{name}: {error}') from None
-                continue
-            if key in self.gc_options:
-                if not isinstance(value, bool):
-                    raise TypeError(
-                        f'{name}: {key} must be True or False, got '
-                        f'{value!r} ({type(value).__name__}).')
-                continue
-            if key in self.defaults or key in ('params', 'param_names'):
-                continue
-            if key in GC_OPTION_NAMES:
-                raise ValueError(
-                    f"{name} has no '{key}' option"
-                    + (": for SGD both GC locations are the same update, so "
-                       'there is nothing to choose' if key == 'gc_loc' else '')
-                    + f"; its GC options are {', '.join(self.gc_options)}.")
-            close = difflib.get_close_matches(key, GC_OPTION_NAMES, n=1)
-            if close:
-                raise ValueError(
-                    f"{name}: unknown param-group key '{key}' (did you mean "
-                    f"'{close[0]}'?). GC options: "
-                    f"{', '.join(self.gc_options)}.")
+        super().__setstate__(state)
 
     def gc_placement(self, group: dict):
         """The placement protocol: GC of the group as its options set it.
@@ -149,8 +111,7 @@ class GCGroupMixin:
         if not group['use_gc']:
             return None
         conv_only = group['gc_conv_only']
-        if ('gc_loc' in self.gc_options
-                and gc_location(group['gc_loc']) == 'update'):
+        if 'gc_loc' in group and gc_location(group['gc_loc']) == 'update':
             return GCPlacement(conv_only, on_update=True)
         decoupled = group.get('decoupled_weight_decay', False)
         return GCPlacement(

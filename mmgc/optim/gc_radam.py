@@ -17,27 +17,36 @@ from typing import Optional, Union
 import torch
 from torch.optim import RAdam
 
-from mmgc import torch_compat
-
 from . import functional as F
-from ._validation import (StateFamilyMixin, check_betas, check_flags,
-                          check_non_negative, reject_unknown_kwargs)
-from .gc_adam import init_group
+from ._validation import (GC_OPTION_RULES, HyperSpec, betas, flag, number,
+                          off)
+from .gc_adam import UNSUPPORTED, init_group
 from .gc_group import GCGroupMixin, as_float
 from .placement import kernel_gc_args
 
 __all__ = ['GCRAdam']
 
-_ARGS = ('lr', 'betas', 'eps', 'weight_decay', 'decoupled_weight_decay',
-         'use_gc', 'gc_conv_only', 'gc_loc', 'degenerated_to_sgd',
-         'maximize', 'foreach', 'capturable', 'differentiable')
-
 #: torch's threshold on the SMA length: above it the rectified adaptive step
 #: is taken.
 RHO_THRESHOLD = 5.0
 
+#: The RAdam family's hyper-parameters, checked at every entry.
+RADAM_HYPERPARAMETERS = HyperSpec(
+    dict(lr=number(),
+         betas=betas(),
+         eps=number(),
+         weight_decay=number(),
+         decoupled_weight_decay=flag(),
+         **GC_OPTION_RULES,
+         degenerated_to_sgd=flag(),
+         maximize=flag(),
+         foreach=off('mmgc has only the single-tensor kernel for this '
+                     'optimizer (leave foreach unset or False; GCSGD, GCAdam '
+                     'and GCAdamW have a foreach path)'),
+         **UNSUPPORTED))
 
-class GCRAdam(StateFamilyMixin, GCGroupMixin, RAdam):
+
+class GCRAdam(GCGroupMixin, RAdam):
     """RAdam with GC.
 
     Args:
@@ -54,7 +63,10 @@ class GCRAdam(StateFamilyMixin, GCGroupMixin, RAdam):
             momentum step (True, torch's behaviour) or no gradient step.
     """
 
-    gc_options = ('use_gc', 'gc_conv_only', 'gc_loc')
+    hyperparameters = RADAM_HYPERPARAMETERS
+    torch_class = RAdam
+    option_defaults = dict(use_gc=True, gc_conv_only=False, gc_loc=False,
+                           degenerated_to_sgd=True)
     state_keys = frozenset({'step', 'exp_avg', 'exp_avg_sq'})
     group_keys = ('betas', )
 
@@ -66,40 +78,22 @@ class GCRAdam(StateFamilyMixin, GCGroupMixin, RAdam):
                  weight_decay: float = 0,
                  decoupled_weight_decay: bool = False,
                  *,
-                 use_gc: bool = True,
-                 gc_conv_only: bool = False,
-                 gc_loc: Union[bool, str] = False,
-                 degenerated_to_sgd: bool = True,
+                 use_gc: Optional[bool] = None,
+                 gc_conv_only: Optional[bool] = None,
+                 gc_loc: Union[bool, str, None] = None,
+                 degenerated_to_sgd: Optional[bool] = None,
                  maximize: bool = False,
                  foreach: Optional[bool] = None,
                  capturable: bool = False,
                  differentiable: bool = False,
                  **unknown):
-        name = type(self).__name__
-        reject_unknown_kwargs(name, unknown, _ARGS)
-        self._refuse_unsupported(foreach=foreach, capturable=capturable,
-                                 differentiable=differentiable)
-        check_non_negative(name, lr=lr, eps=eps, weight_decay=weight_decay)
-        check_betas(name, betas)
-        check_flags(name, decoupled_weight_decay=decoupled_weight_decay,
-                    degenerated_to_sgd=degenerated_to_sgd, maximize=maximize)
-        torch_compat.init_torch_optimizer(
-            RAdam, self, params, lr=lr, betas=betas, eps=eps,
-            weight_decay=weight_decay,
-            decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
-            foreach=foreach, capturable=capturable,
-            differentiable=differentiable)
-        self._init_gc(use_gc=use_gc, gc_conv_only=gc_conv_only,
-                      gc_loc=gc_loc)
-        self.defaults['degenerated_to_sgd'] = degenerated_to_sgd
-        for group in self.param_groups:
-            group.setdefault('degenerated_to_sgd', degenerated_to_sgd)
-
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault('degenerated_to_sgd',
-                             self.defaults.get('degenerated_to_sgd', True))
+        self._build(params, unknown, lr=lr, betas=betas, eps=eps,
+                    weight_decay=weight_decay,
+                    decoupled_weight_decay=decoupled_weight_decay,
+                    use_gc=use_gc, gc_conv_only=gc_conv_only, gc_loc=gc_loc,
+                    degenerated_to_sgd=degenerated_to_sgd, maximize=maximize,
+                    foreach=foreach, capturable=capturable,
+                    differentiable=differentiable)
 
     def _rho_threshold(self, group: dict) -> float:
         return RHO_THRESHOLD

@@ -14,9 +14,11 @@ from torch.optim import Optimizer
 
 from mmgc import torch_compat
 
-from .gc_group import GCGroupMixin, gc_location
+from ._validation import GC_OPTION_RULES, HyperSpec, gc_location
+from .gc_group import GCGroupMixin
 from .gc_ops import centralize, check_not_sparse, gc_applies
 from .lookahead import Lookahead
+from .gc_coverage import check_gc_at_build
 from .placement import GCPlacement, applies_gc_itself, kernel_gc_args
 
 __all__ = ['gc_wrapped']
@@ -31,10 +33,24 @@ FUSED_REASON = (
     'fused=True (foreach=True is fine), or switch GC off')
 
 
-class _GCStepMixin(GCGroupMixin):
-    """The body of every ``GCWrapped<...>`` class (see :func:`gc_wrapped`)."""
+def _gradient_only(owner: str, group) -> None:
+    if gc_location(group.get('gc_loc', True)) != 'gradient':
+        raise ValueError(
+            f'{owner} centralizes the gradient before the original step '
+            "(gc_loc='gradient'); centralizing the final update "
+            "(gc_loc='update') needs an optimizer that implements it: "
+            'GCAdam, GCAdamW, GCRAdam or Ranger.')
 
-    gc_options = ('use_gc', 'gc_conv_only', 'gc_loc')
+
+class _GCStepMixin(GCGroupMixin):
+    """The body of every ``GCWrapped<...>`` class (see :func:`gc_wrapped`).
+
+    Only the GC options are described here: the wrapped optimizer checks
+    its own hyper-parameters."""
+
+    hyperparameters = HyperSpec(dict(GC_OPTION_RULES),
+                                combinations=(_gradient_only, ))
+    option_defaults = dict(use_gc=True, gc_conv_only=False, gc_loc=True)
 
     def __init__(self, *args, use_gc: bool = True, gc_conv_only: bool = False,
                  gc_loc: Union[bool, str] = True, **kwargs):
@@ -44,20 +60,18 @@ class _GCStepMixin(GCGroupMixin):
             raise ValueError(f'{type(self).__name__}: {FUSED_REASON}.')
         # An option the installed torch lacks: say which release adds it.
         torch_compat.check_torch_options(self.wrapped_class, kwargs)
+        gc = dict(use_gc=use_gc, gc_conv_only=gc_conv_only, gc_loc=gc_loc)
+        self.check_options(gc)
         super().__init__(*args, **kwargs)
         if getattr(self, '_step_supports_amp_scaling', False):
             raise ValueError(f'{type(self).__name__}: {FUSED_REASON}.')
-        self._init_gc(use_gc=use_gc, gc_conv_only=gc_conv_only,
-                      gc_loc=gc_loc)
-
-    def _check_gc_group(self, group: dict) -> None:
-        super()._check_gc_group(group)
-        if gc_location(group.get('gc_loc', True)) != 'gradient':
-            raise ValueError(
-                f'{type(self).__name__} centralizes the gradient before the '
-                "original step (gc_loc='gradient'); centralizing the final "
-                "update (gc_loc='update') needs an optimizer that "
-                'implements it: GCAdam, GCAdamW, GCRAdam or Ranger.')
+        # The wrapped class laid the groups out; the GC options join them.
+        self.defaults.update(gc)
+        for group in self.param_groups:
+            for key, value in gc.items():
+                group.setdefault(key, value)
+            self.check_options(group)
+        check_gc_at_build(self)
 
     def gc_placement(self, group: dict):
         # Only p.grad is centralized; what the original step adds (decay,

@@ -1,9 +1,11 @@
-"""Adagrad with Gradient Centralization, as the paper ran it.
+"""Adagrad with Gradient Centralization, as the paper ran it: ``Adagrad_GC``
+and ``Adagrad_GCC``.
 
 L2 decay is added to the gradient, then the gradient is centralized, then it
 is accumulated: ``sum += g*g``, ``w -= clr * g / (sqrt(sum) + eps)`` with
 ``clr = lr / (1 + (t - 1) * lr_decay)``. State per parameter: ``step`` (int)
-and ``sum``.
+and ``sum``. The math is the Adagrad kernel,
+:func:`mmgc.optim.functional.adagrad`.
 
 Sparse gradients keep Adagrad's sparse update on tensors GC leaves alone
 (for example an ``nn.Embedding(sparse=True)`` weight under ``Adagrad_GCC``);
@@ -13,20 +15,29 @@ import torch
 from torch.optim.optimizer import Optimizer
 
 from . import functional as F
-from ._validation import (StateFamilyMixin, check_non_negative,
-                          reject_unknown_kwargs)
+from ._validation import GC_OPTION_RULES, HyperSpec, number
+from .gc_group import GCGroupMixin, as_float
 from .gc_ops import check_not_sparse
-from .gc_coverage import check_gc_at_build
-from .placement import GCPlacement, kernel_gc_args
+from .placement import kernel_gc_args
 
 __all__ = ['Adagrad_GC', 'Adagrad_GCC']
 
-_ADAGRAD_ARGS = ('lr', 'lr_decay', 'weight_decay',
-                 'initial_accumulator_value', 'eps')
+#: The Adagrad family's hyper-parameters, checked at every entry.
+ADAGRAD_HYPERPARAMETERS = HyperSpec(
+    dict(lr=number(),
+         lr_decay=number(),
+         weight_decay=number(),
+         initial_accumulator_value=number(),
+         eps=number(),
+         use_gc=GC_OPTION_RULES['use_gc'],
+         gc_conv_only=GC_OPTION_RULES['gc_conv_only']))
 
 
-class _PaperAdagrad(StateFamilyMixin, Optimizer):
-    conv_only: bool = False
+class _PaperAdagrad(GCGroupMixin, Optimizer):
+    """The Adagrad family: the paper's two variants differ only in the GC
+    rule they fix."""
+
+    hyperparameters = ADAGRAD_HYPERPARAMETERS
     state_keys = frozenset({'step', 'sum'})
     group_keys = ('lr_decay', )
 
@@ -38,20 +49,14 @@ class _PaperAdagrad(StateFamilyMixin, Optimizer):
                  initial_accumulator_value: float = 0,
                  eps: float = 1e-10,
                  **unknown):
-        name = type(self).__name__
-        reject_unknown_kwargs(name, unknown, _ADAGRAD_ARGS)
-        check_non_negative(
-            name, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value, eps=eps)
-        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value,
-                        eps=eps)
-        super().__init__(params, defaults)
+        self._build(params, unknown, lr=lr, lr_decay=lr_decay,
+                    weight_decay=weight_decay,
+                    initial_accumulator_value=initial_accumulator_value,
+                    eps=eps)
         # The accumulator starts at a value, so it is created eagerly.
         for group in self.param_groups:
             for p in group['params']:
                 self._init_state(p, group)
-        check_gc_at_build(self)
 
     def _init_state(self, p, group: dict) -> dict:
         state = self.state[p]
@@ -60,13 +65,6 @@ class _PaperAdagrad(StateFamilyMixin, Optimizer):
                                        group['initial_accumulator_value'],
                                        memory_format=torch.preserve_format)
         return state
-
-    #: The placement protocol: this class's rule for every group.
-    gc_options = ()
-
-    def gc_placement(self, group: dict) -> GCPlacement:
-        return GCPlacement(self.conv_only, on_update=False,
-                           l2=group['weight_decay'])
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -89,6 +87,11 @@ class _PaperAdagrad(StateFamilyMixin, Optimizer):
                         'gradients (parameter of shape '
                         f'{tuple(p.shape)}); set weight_decay=0 for it via '
                         'paramwise_cfg.')
+                if torch.is_complex(p):
+                    raise RuntimeError(
+                        f'{name} does not support complex parameters (shape '
+                        f'{tuple(p.shape)}); use torch.optim.Adagrad for '
+                        'them.')
                 state = self.state[p]
                 if not state:
                     # A tensor put into the group after the build (DeepSpeed
@@ -98,7 +101,7 @@ class _PaperAdagrad(StateFamilyMixin, Optimizer):
                 params.append(p)
                 grads.append(p.grad)
                 state_sums.append(state['sum'])
-                steps.append(state['step'])
+                steps.append(as_float(state['step']))
 
             F.adagrad(params, grads, state_sums, steps,
                       lr=group['lr'],
@@ -111,8 +114,9 @@ class _PaperAdagrad(StateFamilyMixin, Optimizer):
 
 class Adagrad_GC(_PaperAdagrad):
     """Adagrad with GC on the gradient of conv and fc weights (ndim > 1)."""
+    fixed = dict(use_gc=True, gc_conv_only=False)
 
 
 class Adagrad_GCC(_PaperAdagrad):
     """Adagrad with GC on the gradient of conv weights only (ndim > 3)."""
-    conv_only = True
+    fixed = dict(use_gc=True, gc_conv_only=True)
