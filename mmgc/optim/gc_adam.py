@@ -42,7 +42,6 @@ from . import functional as F
 from ._validation import (GC_OPTION_RULES, HyperSpec, betas, flag, number,
                           off, optional_flag)
 from .gc_group import GCGroupMixin, as_float, scalar_dtype
-from .gc_ops import check_not_sparse
 from .placement import kernel_gc_args
 
 __all__ = [
@@ -79,26 +78,17 @@ def init_group(optimizer, group: dict, conv_only, params, grads, exp_avgs,
     (GCAdam and its specializations, GCRAdam), creating the state as torch
     does: a ``step`` (a tensor, or an int for the authors' arithmetic), zero
     moments, and ``max_exp_avg_sq`` with amsgrad."""
-    name = type(optimizer).__name__
     amsgrad = group.get('amsgrad', False)
-    tensor_step = getattr(optimizer, 'tensor_step', True)
-    for p in group['params']:
-        if p.grad is None:
-            continue
-        check_not_sparse(p.grad, p, name, conv_only)
+    for p in optimizer._params_with_grad(group, conv_only):
         if p.grad.is_sparse:
             raise RuntimeError(
-                f'{name} does not support sparse gradients (parameter of '
-                f'shape {tuple(p.shape)}); use a dense layer, or '
-                'torch.optim.SparseAdam for it.')
-        if torch.is_complex(p):
-            raise RuntimeError(
-                f'{name} does not support complex parameters (shape '
-                f'{tuple(p.shape)}); use the torch.optim optimizer for them.')
+                f'{type(optimizer).__name__} does not support sparse '
+                f'gradients (parameter of shape {tuple(p.shape)}); use a '
+                'dense layer, or torch.optim.SparseAdam for it.')
         state = optimizer.state[p]
         if 'step' not in state:
             state['step'] = (torch.tensor(0.0, dtype=scalar_dtype())
-                             if tensor_step else 0)
+                             if optimizer.tensor_step else 0)
             state['exp_avg'] = torch.zeros_like(
                 p, memory_format=torch.preserve_format)
             state['exp_avg_sq'] = torch.zeros_like(
@@ -142,10 +132,8 @@ class GCAdam(GCGroupMixin, Adam):
     state_keys = frozenset({'step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'})
     group_keys = ('betas', )
     #: Whose floating-point operation order the kernel follows ('torch' or
-    #: the authors', 'paper'), and whether ``step`` is a tensor (torch's) or
-    #: an int (the authors').
+    #: the authors', 'paper').
     arithmetic = 'torch'
-    tensor_step = True
     #: The 2019 AdamW the paper ran (decay scaled by the step size).
     old_adamw = False
 
@@ -180,44 +168,34 @@ class GCAdam(GCGroupMixin, Adam):
             return 'old_adamw'
         return 'decoupled' if group['decoupled_weight_decay'] else 'l2'
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        for group in self.param_groups:
-            conv_only, location = kernel_gc_args(self.gc_placement(group))
-            params, grads, exp_avgs, exp_avg_sqs = [], [], [], []
-            max_exp_avg_sqs, state_steps = [], []
-            init_group(self, group, conv_only, params, grads, exp_avgs,
-                       exp_avg_sqs, max_exp_avg_sqs, state_steps)
-            # Each step counter goes up by one, in place for torch's tensor
-            # counters (as torch does), in the state for an int one.
-            steps = []
-            for p in params:
-                state = self.state[p]
-                state['step'] += 1
-                steps.append(as_float(state['step']))
-            beta1, beta2 = group['betas']
-            F.adam(params, grads, exp_avgs, exp_avg_sqs,
-                   max_exp_avg_sqs if group['amsgrad'] else
-                   [None] * len(params),
-                   steps,
-                   amsgrad=group['amsgrad'],
-                   beta1=as_float(beta1),
-                   beta2=as_float(beta2),
-                   lr=as_float(group['lr']),
-                   weight_decay=group['weight_decay'],
-                   eps=group['eps'],
-                   conv_only=conv_only,
-                   gc_loc=location,
-                   weight_decay_mode=self._weight_decay_mode(group),
-                   maximize=group['maximize'],
-                   arithmetic=self.arithmetic,
-                   foreach=group.get('foreach'))
-        return loss
+    def _step_group(self, group: dict) -> None:
+        conv_only, location = kernel_gc_args(self.gc_placement(group))
+        params, grads, exp_avgs, exp_avg_sqs = [], [], [], []
+        max_exp_avg_sqs, state_steps = [], []
+        init_group(self, group, conv_only, params, grads, exp_avgs,
+                   exp_avg_sqs, max_exp_avg_sqs, state_steps)
+        # Each step counter goes up by one, in place for torch's tensor
+        # counters (as torch does), in the state for an int one.
+        steps = []
+        for p in params:
+            self.state[p]['step'] += 1
+            steps.append(as_float(self.state[p]['step']))
+        beta1, beta2 = group['betas']
+        F.adam(params, grads, exp_avgs, exp_avg_sqs,
+               max_exp_avg_sqs if group['amsgrad'] else [None] * len(params),
+               steps,
+               amsgrad=group['amsgrad'],
+               beta1=as_float(beta1),
+               beta2=as_float(beta2),
+               lr=as_float(group['lr']),
+               weight_decay=group['weight_decay'],
+               eps=group['eps'],
+               conv_only=conv_only,
+               gc_loc=location,
+               weight_decay_mode=self._weight_decay_mode(group),
+               maximize=group['maximize'],
+               arithmetic=self.arithmetic,
+               foreach=group.get('foreach'))
 
 
 class GCAdamW(GCAdam, AdamW):

@@ -22,9 +22,10 @@ from mmgc import torch_compat
 from ._validation import (GC_OPTION_NAMES, ValidatedGroupsMixin,
                           gc_location, reject_unknown_kwargs)
 from .gc_coverage import check_gc_at_build
+from .gc_ops import check_not_sparse
 from .placement import GCPlacement
 
-__all__ = ['GCGroupMixin', 'GC_OPTION_NAMES', 'gc_location', 'as_float',
+__all__ = ['GCGroupMixin', 'GCOptionsMixin', 'GC_OPTION_NAMES', 'gc_location', 'as_float',
            'scalar_dtype']
 
 
@@ -40,7 +41,53 @@ def as_float(value) -> float:
     return value.item() if isinstance(value, torch.Tensor) else value
 
 
-class GCGroupMixin(ValidatedGroupsMixin):
+class GCOptionsMixin(ValidatedGroupsMixin):
+    """The GC options of the param groups and the placement answer: what
+    every GC optimizer of mmgc has, the ``GCWrapped<...>`` classes too.
+
+    ``gc_options`` (the placement protocol's per-group GC options) are the
+    GC options of the class's description that it does not fix.
+    """
+
+    gc_options: tuple = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.gc_options = tuple(
+            k for k in GC_OPTION_NAMES
+            if k in cls.hyperparameters.options and k not in cls.fixed)
+
+    def __setstate__(self, state: dict) -> None:
+        # A checkpoint of the torch optimizer, or of an older mmgc, may lack
+        # keys (the GC options, maximize, decoupled_weight_decay...): they
+        # take this optimizer's configured values. Filled before torch's own
+        # __setstate__, which adds keys of its own (differentiable).
+        defaults = state.get('defaults', getattr(self, 'defaults', {}))
+        for group in state.get('param_groups', ()):
+            for key, value in defaults.items():
+                group.setdefault(key, value)
+        super().__setstate__(state)
+
+    def gc_placement(self, group: dict):
+        """The placement protocol: GC of the group as its options set it.
+
+        On the gradient, the kernels centralize ``sign * grad + l2 * w``
+        (``maximize`` flips the sign; L2 decay that is not decoupled is
+        folded in first); with ``gc_loc='update'`` the final update.
+        """
+        if not group['use_gc']:
+            return None
+        conv_only = group['gc_conv_only']
+        if 'gc_loc' in group and gc_location(group['gc_loc']) == 'update':
+            return GCPlacement(conv_only, on_update=True)
+        decoupled = group.get('decoupled_weight_decay', False)
+        return GCPlacement(
+            conv_only, on_update=False,
+            sign=-1.0 if group.get('maximize', False) else 1.0,
+            l2=0.0 if decoupled else group.get('weight_decay', 0.0))
+
+
+class GCGroupMixin(GCOptionsMixin):
     """The shared body of mmgc's GC optimizer families.
 
     A family class sets ``hyperparameters`` (its
@@ -49,21 +96,15 @@ class GCGroupMixin(ValidatedGroupsMixin):
     between the two) and ``option_defaults`` (what an argument left at None
     means); its ``__init__`` passes every argument to :meth:`_build`. A
     specialization sets ``fixed``: those options take that value, and any
-    other value, given or loaded, is refused.
-
-    ``gc_options`` (the placement protocol's per-group GC options) are the
-    GC options of the family that the class does not fix.
+    other value, given or loaded, is refused. The family's step is
+    :meth:`_step_group`, called for every group.
     """
 
     torch_class: type = torch.optim.Optimizer
     option_defaults: Mapping = {}
-    gc_options: tuple = ()
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        cls.gc_options = tuple(
-            k for k in GC_OPTION_NAMES
-            if k in cls.hyperparameters.options and k not in cls.fixed)
+    #: Whether a ``step`` counter in the state is a tensor (torch's) or an
+    #: int (the authors' code).
+    tensor_step = True
 
     def _build(self, params, unknown: Mapping, **given) -> None:
         """Check every option against the family's description, then lay the
@@ -89,32 +130,38 @@ class GCGroupMixin(ValidatedGroupsMixin):
         # Exact GC on sharded pieces, or an error; a warning when empty.
         check_gc_at_build(self)
 
-    def __setstate__(self, state: dict) -> None:
-        # A checkpoint of the torch optimizer, or of an older mmgc, may lack
-        # keys (the GC options, maximize, decoupled_weight_decay...): they
-        # take this optimizer's configured values.
-        # Filled first: torch's own __setstate__ adds keys of its own
-        # (differentiable) to the defaults.
-        defaults = state.get('defaults', getattr(self, 'defaults', {}))
-        for group in state.get('param_groups', ()):
-            for key, value in defaults.items():
-                group.setdefault(key, value)
-        super().__setstate__(state)
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        self._update()
+        return loss
 
-    def gc_placement(self, group: dict):
-        """The placement protocol: GC of the group as its options set it.
+    def _update(self) -> None:
+        # The step body without torch's step hooks, so a subclass that adds
+        # to step() (Ranger) does not run the hooks twice.
+        for group in self.param_groups:
+            self._step_group(group)
 
-        On the gradient, the kernels centralize ``sign * grad + l2 * w``
-        (``maximize`` flips the sign; L2 decay that is not decoupled is
-        folded in first); with ``gc_loc='update'`` the final update.
-        """
-        if not group['use_gc']:
-            return None
-        conv_only = group['gc_conv_only']
-        if 'gc_loc' in group and gc_location(group['gc_loc']) == 'update':
-            return GCPlacement(conv_only, on_update=True)
-        decoupled = group.get('decoupled_weight_decay', False)
-        return GCPlacement(
-            conv_only, on_update=False,
-            sign=-1.0 if group.get('maximize', False) else 1.0,
-            l2=0.0 if decoupled else group.get('weight_decay', 0.0))
+    def _step_group(self, group: dict) -> None:
+        """One step of one param group: the family's kernel call."""
+        raise NotImplementedError
+
+    def _params_with_grad(self, group: dict, conv_only):
+        """The group's parameters that have a gradient, refusing what the
+        kernels cannot do as torch's counterpart does: a sparse gradient GC
+        would centralize, and complex parameters (torch steps them as pairs
+        of reals; GC of those would centralize something else)."""
+        name = type(self).__name__
+        for p in group['params']:
+            if p.grad is None:
+                continue
+            check_not_sparse(p.grad, p, name, conv_only)
+            if torch.is_complex(p):
+                raise RuntimeError(
+                    f'{name} does not support complex parameters (shape '
+                    f'{tuple(p.shape)}); use the torch.optim optimizer for '
+                    'them.')
+            yield p

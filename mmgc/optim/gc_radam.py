@@ -98,34 +98,21 @@ class GCRAdam(GCGroupMixin, RAdam):
     def _rho_threshold(self, group: dict) -> float:
         return RHO_THRESHOLD
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        self._update()
-        return loss
-
-    def _update(self) -> None:
-        # The step body without torch's step hooks, so a subclass that adds
-        # to step() (Ranger) does not run the hooks twice.
-        for group in self.param_groups:
-            conv_only, location = kernel_gc_args(self.gc_placement(group))
-            params, grads, exp_avgs, exp_avg_sqs, state_steps = \
-                [], [], [], [], []
-            init_group(self, group, conv_only, params, grads, exp_avgs,
-                       exp_avg_sqs, [], state_steps)
-            beta1, beta2 = group['betas']
-            F.radam(params, grads, exp_avgs, exp_avg_sqs, state_steps,
-                    beta1=as_float(beta1),
-                    beta2=as_float(beta2),
-                    lr=as_float(group['lr']),
-                    weight_decay=group['weight_decay'],
-                    eps=group['eps'],
-                    decoupled_weight_decay=group['decoupled_weight_decay'],
-                    maximize=group['maximize'],
-                    rho_threshold=self._rho_threshold(group),
-                    degenerated_to_sgd=group['degenerated_to_sgd'],
-                    conv_only=conv_only,
-                    gc_loc=location)
+    def _step_group(self, group: dict) -> None:
+        conv_only, location = kernel_gc_args(self.gc_placement(group))
+        params, grads, exp_avgs, exp_avg_sqs, state_steps = [], [], [], [], []
+        init_group(self, group, conv_only, params, grads, exp_avgs,
+                   exp_avg_sqs, [], state_steps)
+        beta1, beta2 = group['betas']
+        F.radam(params, grads, exp_avgs, exp_avg_sqs, state_steps,
+                beta1=as_float(beta1),
+                beta2=as_float(beta2),
+                lr=as_float(group['lr']),
+                weight_decay=group['weight_decay'],
+                eps=group['eps'],
+                decoupled_weight_decay=group['decoupled_weight_decay'],
+                maximize=group['maximize'],
+                rho_threshold=self._rho_threshold(group),
+                degenerated_to_sgd=group['degenerated_to_sgd'],
+                conv_only=conv_only,
+                gc_loc=location)

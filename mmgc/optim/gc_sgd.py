@@ -22,7 +22,6 @@ The paper's optimizers are ``GCSGD`` with what the paper fixed:
 """
 from typing import Optional
 
-import torch
 from torch.optim import SGD
 from torch.optim.optimizer import required
 
@@ -30,7 +29,6 @@ from . import functional as F
 from ._validation import (HyperSpec, flag, nesterov_needs_momentum, number,
                           off, optional_flag)
 from .gc_group import GCGroupMixin, as_float
-from .gc_ops import check_not_sparse
 from .placement import kernel_gc_args
 
 __all__ = ['GCSGD', 'SGD_GC', 'SGD_GCC', 'SGDW_GC', 'SGDW_GCC']
@@ -108,46 +106,26 @@ class GCSGD(GCGroupMixin, SGD):
                     maximize=maximize, foreach=foreach,
                     differentiable=differentiable, fused=fused)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        name = type(self).__name__
-        for group in self.param_groups:
-            rule, _ = kernel_gc_args(self.gc_placement(group))
-            params, grads, momentum_buffers = [], [], []
-            for p in group['params']:
-                if p.grad is None:
-                    continue
-                check_not_sparse(p.grad, p, name, rule)
-                if torch.is_complex(p):
-                    raise RuntimeError(
-                        f'{name} does not support complex parameters (shape '
-                        f'{tuple(p.shape)}); use torch.optim.SGD for them.')
-                params.append(p)
-                grads.append(p.grad)
-                momentum_buffers.append(
-                    self.state[p].get('momentum_buffer')
-                    if group['momentum'] != 0 else None)
-
-            F.sgd(params, grads, momentum_buffers,
-                  lr=as_float(group['lr']),
-                  momentum=group['momentum'],
-                  dampening=group['dampening'],
-                  weight_decay=group['weight_decay'],
-                  nesterov=group['nesterov'],
-                  conv_only=rule,
-                  decoupled_weight_decay=group['decoupled_weight_decay'],
-                  maximize=group['maximize'],
-                  foreach=group.get('foreach'))
-
-            if group['momentum'] != 0:
-                for p, buf in zip(params, momentum_buffers):
-                    self.state[p]['momentum_buffer'] = buf
-        return loss
+    def _step_group(self, group: dict) -> None:
+        rule, _ = kernel_gc_args(self.gc_placement(group))
+        params = list(self._params_with_grad(group, rule))
+        momentum_buffers = [
+            self.state[p].get('momentum_buffer')
+            if group['momentum'] != 0 else None for p in params
+        ]
+        F.sgd(params, [p.grad for p in params], momentum_buffers,
+              lr=as_float(group['lr']),
+              momentum=group['momentum'],
+              dampening=group['dampening'],
+              weight_decay=group['weight_decay'],
+              nesterov=group['nesterov'],
+              conv_only=rule,
+              decoupled_weight_decay=group['decoupled_weight_decay'],
+              maximize=group['maximize'],
+              foreach=group.get('foreach'))
+        if group['momentum'] != 0:
+            for p, buf in zip(params, momentum_buffers):
+                self.state[p]['momentum_buffer'] = buf
 
 
 # --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from torch.optim import Optimizer
 from mmgc import torch_compat
 
 from ._validation import GC_OPTION_RULES, HyperSpec, gc_location
-from .gc_group import GCGroupMixin
+from .gc_group import GCOptionsMixin
 from .gc_ops import centralize, check_not_sparse, gc_applies
 from .lookahead import Lookahead
 from .gc_coverage import check_gc_at_build
@@ -42,7 +42,7 @@ def _gradient_only(owner: str, group) -> None:
             'GCAdam, GCAdamW, GCRAdam or Ranger.')
 
 
-class _GCStepMixin(GCGroupMixin):
+class _GCStepMixin(GCOptionsMixin):
     """The body of every ``GCWrapped<...>`` class (see :func:`gc_wrapped`).
 
     Only the GC options are described here: the wrapped optimizer checks

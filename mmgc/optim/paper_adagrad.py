@@ -17,7 +17,6 @@ from torch.optim.optimizer import Optimizer
 from . import functional as F
 from ._validation import GC_OPTION_RULES, HyperSpec, number
 from .gc_group import GCGroupMixin, as_float
-from .gc_ops import check_not_sparse
 from .placement import kernel_gc_args
 
 __all__ = ['Adagrad_GC', 'Adagrad_GCC']
@@ -66,50 +65,31 @@ class _PaperAdagrad(GCGroupMixin, Optimizer):
                                        memory_format=torch.preserve_format)
         return state
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-
-        name = type(self).__name__
-        for group in self.param_groups:
-            conv_only, _ = kernel_gc_args(self.gc_placement(group))
-            params, grads, state_sums, steps = [], [], [], []
-            for p in group['params']:
-                if p.grad is None:
-                    continue
-                check_not_sparse(p.grad, p, name, conv_only)
-                if p.grad.is_sparse and group['weight_decay'] != 0:
-                    raise RuntimeError(
-                        f'{name}: weight_decay is not compatible with sparse '
-                        'gradients (parameter of shape '
-                        f'{tuple(p.shape)}); set weight_decay=0 for it via '
-                        'paramwise_cfg.')
-                if torch.is_complex(p):
-                    raise RuntimeError(
-                        f'{name} does not support complex parameters (shape '
-                        f'{tuple(p.shape)}); use torch.optim.Adagrad for '
-                        'them.')
-                state = self.state[p]
-                if not state:
-                    # A tensor put into the group after the build (DeepSpeed
-                    # ZeRO's flat partitions).
-                    state = self._init_state(p, group)
-                state['step'] += 1
-                params.append(p)
-                grads.append(p.grad)
-                state_sums.append(state['sum'])
-                steps.append(as_float(state['step']))
-
-            F.adagrad(params, grads, state_sums, steps,
-                      lr=group['lr'],
-                      weight_decay=group['weight_decay'],
-                      lr_decay=group['lr_decay'],
-                      eps=group['eps'],
-                      conv_only=conv_only)
-        return loss
+    def _step_group(self, group: dict) -> None:
+        conv_only, _ = kernel_gc_args(self.gc_placement(group))
+        params, state_sums, steps = [], [], []
+        for p in self._params_with_grad(group, conv_only):
+            if p.grad.is_sparse and group['weight_decay'] != 0:
+                raise RuntimeError(
+                    f'{type(self).__name__}: weight_decay is not compatible '
+                    'with sparse gradients (parameter of shape '
+                    f'{tuple(p.shape)}); set weight_decay=0 for it via '
+                    'paramwise_cfg.')
+            state = self.state[p]
+            if not state:
+                # A tensor put into the group after the build (DeepSpeed
+                # ZeRO's flat partitions).
+                state = self._init_state(p, group)
+            state['step'] += 1
+            params.append(p)
+            state_sums.append(state['sum'])
+            steps.append(as_float(state['step']))
+        F.adagrad(params, [p.grad for p in params], state_sums, steps,
+                  lr=group['lr'],
+                  weight_decay=group['weight_decay'],
+                  lr_decay=group['lr_decay'],
+                  eps=group['eps'],
+                  conv_only=conv_only)
 
 
 class Adagrad_GC(_PaperAdagrad):

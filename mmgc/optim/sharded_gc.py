@@ -15,7 +15,8 @@ an optimizer receives under sharded data parallelism:
   The kernels would centralize nothing. This module makes GC exact for them:
 
   - the shapes and offsets come from the FSDP module (private torch API, read
-    only in :func:`register_fsdp_model`);
+    only in :func:`mmgc.torch_compat.fsdp1_flat_params`) as one
+    :class:`FlatLayout` per optimizer tensor (:func:`register_fsdp_model`);
   - every step, each rank adds up its pieces of every slice, one small
     all-reduce of those per-slice sums (one number per slice) gives the slice
     means of the whole weight, and each rank subtracts them from its pieces
@@ -37,7 +38,7 @@ an optimizer receives under sharded data parallelism:
 
 DeepSpeed ZeRO (stages 1-3) hands the optimizer flat fp32 partitions of the
 same kind after it is built; :mod:`mmgc.engine.deepspeed` registers their
-layout (:func:`register_flat_layout`) and
+layouts, the same :class:`FlatLayout` records (:func:`register_layout`), and
 :func:`mmgc.optim.gc_coverage.check_gc_after_sharding` installs the same
 hooks.
 
@@ -46,7 +47,8 @@ protocol (:mod:`mmgc.optim.placement`); which tensors are centralized, and
 the checks at build time, from :mod:`mmgc.optim.gc_coverage`.
 """
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import (Dict, Iterable, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
 import torch
 import torch.distributed as dist
@@ -60,8 +62,9 @@ from .gc_ops import (add_slice_sums, gc_applies_to_shape,
 from .placement import GCPlacement, gc_placement_of
 
 __all__ = [
-    'register_fsdp_model', 'register_flat_layout', 'original_tensors',
-    'has_layout', 'install_sharded_gc', 'FSDP_HOW_TO'
+    'FlatPiece', 'FlatLayout', 'register_fsdp_model', 'register_layout',
+    'register_flat_layout', 'original_tensors', 'has_layout',
+    'install_sharded_gc', 'FSDP_HOW_TO'
 ]
 
 
@@ -76,29 +79,51 @@ FSDP_HOW_TO = (
 # --------------------------------------------------------------------------
 # Layouts: where the output slices of each optimizer parameter lie
 # --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Segment:
-    original: int  # index into _FlatLayout.shapes
-    offset: int  # where the piece starts in the optimizer's tensor
+class FlatPiece(NamedTuple):
+    """``tensor[offset:offset + numel]`` of an optimizer tensor is the
+    elements ``start .. start + numel - 1`` of the row-major flattening of
+    the weight ``FlatLayout.shapes[index]``."""
+    index: int
+    offset: int
     numel: int
-    start: int  # where the piece starts in the flattened original weight
+    start: int
+
+    @property
+    def span(self) -> slice:
+        """Where the piece lies in the optimizer tensor."""
+        return slice(self.offset, self.offset + self.numel)
 
 
 @dataclass(frozen=True)
-class _FlatLayout:
-    """An optimizer tensor made of pieces of flattened original weights."""
+class FlatLayout:
+    """An optimizer tensor made of pieces of flattened original weights, as
+    FSDP1 (:func:`mmgc.torch_compat.fsdp1_flat_params`) and DeepSpeed ZeRO
+    (:func:`mmgc.engine.deepspeed.zero_partitions`) cut them.
+
+    ``names``/``shapes`` are every weight that has pieces on some rank of
+    ``process_group``, the same on each rank (the all-reduce of slice sums
+    is laid out by them); ``pieces`` are this rank's only. The tensor itself
+    is not kept: the layouts are looked up by it, weakly.
+    """
     names: Tuple[str, ...]
     shapes: Tuple[torch.Size, ...]
-    segments: Tuple[_Segment, ...]
+    pieces: Tuple[FlatPiece, ...]
     # The ranks whose pieces make up the whole weights; None when this rank
     # holds every weight whole (FSDP's NO_SHARD).
-    group: Optional[object]
+    process_group: Optional[object]
     # Where the group's collectives take tensors, when the optimizer tensor
     # lives elsewhere (a CPU partition under NCCL); None: where it lives.
     comm_device: Optional[torch.device] = None
 
 
 _LAYOUTS = WeakIdKeyDictionary()
+
+
+def register_layout(tensor: Tensor, layout: FlatLayout) -> None:
+    """Record that the optimizer tensor ``tensor`` is laid out as
+    ``layout``, so that GC on it is exact (the step hooks of
+    ``install_sharded_gc``)."""
+    _LAYOUTS[tensor] = layout
 
 
 def register_flat_layout(tensor: Tensor,
@@ -125,10 +150,11 @@ def register_flat_layout(tensor: Tensor,
         comm_device: Where ``group``'s collectives take tensors when
             ``tensor`` lives elsewhere (a CPU partition under NCCL).
     """
-    shapes = tuple(torch.Size(s) for s in shapes)
-    segments = tuple(_Segment(*piece) for piece in pieces)
-    _LAYOUTS[tensor] = _FlatLayout(tuple(names), shapes, segments, group,
-                                   comm_device)
+    register_layout(
+        tensor,
+        FlatLayout(tuple(names), tuple(torch.Size(s) for s in shapes),
+                   tuple(FlatPiece(*piece) for piece in pieces), group,
+                   comm_device))
 
 
 def register_fsdp_model(model: nn.Module) -> int:
@@ -140,20 +166,20 @@ def register_fsdp_model(model: nn.Module) -> int:
     ``mmgc.torch_compat.fsdp1_flat_params``.
     """
     flat_params = fsdp1_flat_params(model)
-    for flat in flat_params:
-        register_flat_layout(flat.tensor, flat.names, flat.shapes,
-                             flat.pieces, flat.process_group)
+    for tensor, layout in flat_params:
+        register_layout(tensor, layout)
     return len(flat_params)
 
 
 def has_layout(param: Tensor) -> bool:
-    """Whether ``param`` is an FSDP1 tensor whose layout was recorded."""
+    """Whether ``param`` is a flat tensor (FSDP1, ZeRO) whose layout was
+    recorded."""
     return param in _LAYOUTS
 
 
 def original_tensors(param: Tensor) -> List[Tuple[Optional[str], torch.Size]]:
     """The weights GC sees behind an optimizer tensor, as (name, shape): the
-    original weights of a registered FSDP1 flat piece (names known), else the
+    original weights of a registered flat tensor (names known), else the
     tensor itself (name unknown here; global shape for a DTensor)."""
     layout = _LAYOUTS.get(param)
     if layout is None:
@@ -168,7 +194,7 @@ def original_tensors(param: Tensor) -> List[Tuple[Optional[str], torch.Size]]:
 class _Entry:
     """One piece of one centralized weight."""
     param: Tensor
-    segment: _Segment
+    piece: FlatPiece
     placement: GCPlacement
     key: int  # id of the process group
     rows: int
@@ -208,10 +234,10 @@ class _ShardedGC:
                 layout = _LAYOUTS.get(p)
                 if layout is None:
                     continue
-                key = id(layout.group)
+                key = id(layout.process_group)
                 buf = buffers.setdefault(
                     key,
-                    _Buffer(layout.group, 0, p.device, torch.float32,
+                    _Buffer(layout.process_group, 0, p.device, torch.float32,
                             layout.comm_device))
                 if p.dtype == torch.float64:
                     buf.dtype = torch.float64
@@ -220,10 +246,10 @@ class _ShardedGC:
                         continue
                     rows = shape[0]
                     row_size = shape.numel() // rows if rows else 0
-                    for seg in layout.segments:
-                        if seg.original == i and seg.numel > 0:
+                    for piece in layout.pieces:
+                        if piece.index == i and piece.numel > 0:
                             entries.append(
-                                _Entry(p, seg, placement, key, rows,
+                                _Entry(p, piece, placement, key, rows,
                                        row_size, buf.size))
                     buf.size += rows
         return entries, buffers
@@ -240,7 +266,7 @@ class _ShardedGC:
         for e in entries:
             piece = piece_of(e)
             if piece is not None:
-                add_slice_sums(piece, e.segment.start, e.row_size,
+                add_slice_sums(piece, e.piece.start, e.row_size,
                                sums[e.key][e.slot:e.slot + e.rows])
         for key, b in buffers.items():
             if b.group is not None and b.size:
@@ -263,10 +289,9 @@ class _ShardedGC:
         grad = e.param.grad
         if grad is None:
             return None
-        seg = e.segment
-        piece = grad[seg.offset:seg.offset + seg.numel]
+        piece = grad[e.piece.span]
         if e.placement.l2:
-            piece = piece.add(e.param[seg.offset:seg.offset + seg.numel],
+            piece = piece.add(e.param[e.piece.span],
                               alpha=e.placement.sign * e.placement.l2)
         return piece
 
@@ -284,12 +309,10 @@ class _ShardedGC:
                     grad = e.param.grad.clone()
                     replaced[id(e.param)] = grad
                     self._grads.append((e.param, e.param.grad))
-                seg = e.segment
                 # g - mean(g + s*wd*w): the kernel's s*g' + wd*w is then
                 # s*g + wd*w minus its slice means.
-                subtract_slice_means_(grad[seg.offset:seg.offset + seg.numel],
-                                      seg.start, e.row_size,
-                                      self._means_of(sums, e))
+                subtract_slice_means_(grad[e.piece.span], e.piece.start,
+                                      e.row_size, self._means_of(sums, e))
             for p, _ in self._grads:
                 p.grad = replaced[id(p)]
         self._before = {}
@@ -312,18 +335,14 @@ class _ShardedGC:
             old = before.get(id(e.param))
             if old is None:
                 return None
-            seg = e.segment
-            sl = slice(seg.offset, seg.offset + seg.numel)
-            return old[sl] - e.param[sl]
+            return old[e.piece.span] - e.param[e.piece.span]
 
         sums = self._slice_means(entries, buffers, update)
         for e in entries:
             if id(e.param) in before:
-                seg = e.segment
                 # w - u + mean(u) == w - GC(u)
-                subtract_slice_means_(
-                    e.param[seg.offset:seg.offset + seg.numel], seg.start,
-                    e.row_size, -self._means_of(sums, e))
+                subtract_slice_means_(e.param[e.piece.span], e.piece.start,
+                                      e.row_size, -self._means_of(sums, e))
 
 
 def install_sharded_gc(optimizer) -> None:
