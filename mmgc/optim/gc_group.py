@@ -23,7 +23,7 @@ from ._validation import (GC_OPTION_NAMES, ValidatedGroupsMixin,
                           gc_location, reject_unknown_kwargs)
 from .gc_coverage import check_gc_at_build
 from .gc_ops import check_not_sparse
-from .placement import GCPlacement
+from .placement import GCPlacement, closure_loss
 
 __all__ = ['GCGroupMixin', 'GCOptionsMixin', 'GC_OPTION_NAMES', 'gc_location', 'as_float',
            'scalar_dtype']
@@ -132,10 +132,7 @@ class GCGroupMixin(GCOptionsMixin):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         self._update()
         return loss
 

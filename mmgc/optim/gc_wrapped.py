@@ -19,7 +19,8 @@ from .gc_group import GCOptionsMixin
 from .gc_ops import centralize, check_not_sparse, gc_applies
 from .lookahead import Lookahead
 from .gc_coverage import check_gc_at_build
-from .placement import GCPlacement, applies_gc_itself, kernel_gc_args
+from .placement import (GCPlacement, applies_gc_itself, closure_loss,
+                        kernel_gc_args)
 
 __all__ = ['gc_wrapped']
 
@@ -81,10 +82,7 @@ class _GCStepMixin(GCOptionsMixin):
         return GCPlacement(group['gc_conv_only'])
 
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         originals = []
         try:
             with torch.no_grad():

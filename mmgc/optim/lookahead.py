@@ -21,7 +21,7 @@ from torch.optim import Optimizer
 from mmgc import torch_compat
 
 from ._validation import as_number, reject_unknown_kwargs
-from .placement import gc_placement_of
+from .placement import closure_loss, gc_placement_of
 
 __all__ = ['Lookahead', 'capture_slow_weights', 'advance_lookahead']
 
@@ -200,10 +200,7 @@ class Lookahead(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         captured = capture_slow_weights(self.param_groups, self.state)
         self.optimizer.step()
         advance_lookahead(self.param_groups, self.state, captured)

@@ -22,9 +22,11 @@ constructor's summary.
 """
 from typing import NamedTuple, Optional, Tuple
 
+import torch
+
 __all__ = [
     'GCPlacement', 'gc_placement_of', 'gc_rule_of', 'applies_gc_itself',
-    'gc_delegate_of', 'kernel_gc_args'
+    'gc_delegate_of', 'kernel_gc_args', 'closure_loss'
 ]
 
 
@@ -92,3 +94,12 @@ def gc_delegate_of(optimizer):
     while getattr(optimizer, 'gc_delegate', None) is not None:
         optimizer = optimizer.gc_delegate
     return optimizer
+
+
+def closure_loss(closure):
+    """What every ``step(closure)`` of mmgc does first: re-evaluate the
+    loss with gradients on (the step itself runs under no_grad)."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()

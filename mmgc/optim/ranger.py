@@ -20,6 +20,7 @@ import torch
 
 from ._validation import as_number, reject_unknown_kwargs
 from .gc_radam import GCRAdam
+from .placement import closure_loss
 from .lookahead import (advance_lookahead, capture_slow_weights,
                         check_lookahead_args, lookahead_defaults)
 
@@ -104,10 +105,7 @@ class Ranger(GCRAdam):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         captured = capture_slow_weights(self.param_groups, self.state)
         self._update()
         advance_lookahead(self.param_groups, self.state, captured)
