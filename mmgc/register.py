@@ -5,7 +5,7 @@ Each group of parts is registered by the import that needs it, so that
 mmpretrain:
 
 - :func:`register_core`, run by ``import mmgc``: the optimizers, the
-  optim-wrapper constructor, GCStatsHook, the DDP wrapper for CPU-only
+  optim-wrapper constructor, the hooks, the DDP wrapper for CPU-only
   torchrun jobs and the FSDP and DeepSpeed strategies, all in mmengine's
   root registries (mmdet's and mmpretrain's scoped lookups fall through to
   them), so any config needs only
@@ -26,7 +26,8 @@ from mmengine.registry import (HOOKS, MODEL_WRAPPERS,
 
 from mmgc.compat import mmengine_deepspeed_problem, mmengine_has_strategies
 from mmgc.engine import (CPUDistributedDataParallel,
-                         GCOptimWrapperConstructor, GCStatsHook)
+                         GCOptimWrapperConstructor, GCStatsHook,
+                         GradientStatsHook)
 from mmgc.engine.checkpoint import (AtomicCheckpointHook, DeletePreviousRunHook,
                                    ResumedOptimizerCheckHook, StrictLoadHook)
 from mmgc.engine.consistency import OptimizerConsistencyHook
@@ -68,6 +69,7 @@ def register_core() -> None:
         _register(OPTIMIZERS, optimizer)
     _register(OPTIM_WRAPPER_CONSTRUCTORS, GCOptimWrapperConstructor)
     _register(HOOKS, GCStatsHook)
+    _register(HOOKS, GradientStatsHook)
     for hook in (AtomicCheckpointHook, StrictLoadHook,
                  ResumedOptimizerCheckHook, DeletePreviousRunHook,
                  RandomStateHook, OptimizerConsistencyHook):

@@ -50,7 +50,7 @@ def test_import_mmgc_loads_no_model_package_and_registers_the_core():
         ' if m in sys.modules]\n'
         'names = [(r.OPTIMIZERS, n) for n in mmgc.MMGC_OPTIMIZERS] + [\n'
         '    (r.OPTIM_WRAPPER_CONSTRUCTORS, "GCOptimWrapperConstructor"),\n'
-        '    (r.HOOKS, "GCStatsHook"),\n'
+        '    (r.HOOKS, "GCStatsHook"), (r.HOOKS, "GradientStatsHook"),\n'
         '    (r.MODEL_WRAPPERS, "CPUDistributedDataParallel")]\n'
         'if mmengine_has_strategies():\n'
         '    names.append((r.STRATEGIES, "GCFSDPStrategy"))\n'

@@ -339,6 +339,45 @@ def test_gc_stats_hook_logs_the_removed_share(tmp_path):
     assert 'GC removed (iter 2): removed_ratio=' in log
 
 
+@pytest.mark.parametrize('optimizer, centralized', [('SGD_GC', True),
+                                                     ('SGD', False)])
+def test_gradient_stats_hook_logs_figure_4s_curves(tmp_path, optimizer,
+                                                   centralized):
+    """The first conv and the last fc by default; in the GC run the
+    gradient after GC (zero slice means), in the baseline the raw one."""
+    recorder = RecordGrads(at_iter=2)
+    optimizer_cfg = (OPTIMIZERS[optimizer] if optimizer in OPTIMIZERS else
+                     dict(type=optimizer, lr=0.1))
+    runner = make_runner(tmp_path, optimizer_cfg, max_iters=4,
+                         hooks=[dict(type='GradientStatsHook', interval=2),
+                                recorder], log_level='INFO')
+    runner.train()
+    scalars = [
+        json.loads(line)
+        for line in open(os.path.join(runner.log_dir, 'vis_data',
+                                      'scalars.json'))
+    ]
+    logged = [s for s in scalars if 'grad_l2/conv.weight' in s]
+    assert [s['step'] for s in logged] == [2, 4]
+    for name in ('conv.weight', 'fc.weight'):
+        g = recorder.grads[name].double()
+        if centralized:
+            g = g - g.mean(dim=tuple(range(1, g.dim())), keepdim=True)
+        assert logged[0][f'grad_l2/{name}'] == pytest.approx(
+            float(g.norm()), rel=1e-6)
+        assert logged[0][f'grad_max/{name}'] == pytest.approx(
+            float(g.abs().max()), rel=1e-6)
+
+
+def test_gradient_stats_hook_names_an_unknown_layer(tmp_path):
+    runner = make_runner(tmp_path, OPTIMIZERS['SGD_GC'], max_iters=1,
+                         hooks=[dict(type='GradientStatsHook',
+                                     layers=['backbone.conv1.weight'])])
+    with pytest.raises(KeyError, match='GradientStatsHook: the model has no '
+                       'parameter backbone.conv1.weight'):
+        runner.train()
+
+
 def test_gc_stats_hook_says_when_there_is_nothing_to_measure(tmp_path):
     runner = make_runner(tmp_path, dict(type='SGD', lr=0.1), max_iters=2,
                          hooks=[dict(type='GCStatsHook', interval=1)],
