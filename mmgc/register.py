@@ -13,8 +13,8 @@ mmpretrain:
 - :func:`register_reid`, run by ``import mmgc.reid``: the ReID parts, in
   mmdet's registries (the ReID configs import ``mmgc.reid``);
 - :func:`register_classification`, run by ``import mmgc.classification``:
-  DenseNetCIFAR, in mmpretrain's ``MODELS`` (the DenseNet configs import
-  ``mmgc.classification``).
+  DenseNetCIFAR and ResNeXtCIFAR, in mmpretrain's ``MODELS`` (the DenseNet
+  and ResNeXt configs import ``mmgc.classification``).
 
 The part packages pass their classes in, so this module imports neither
 them nor mmdet and mmpretrain at module level. Registering again is a
@@ -121,10 +121,12 @@ def register_reid(*, head: type, center_loss: type, dataset: type,
     _register(METRICS, metric)
 
 
-def register_classification(*, densenet_cifar: type) -> None:
-    """The CIFAR DenseNet, in mmpretrain's ``MODELS`` (the classification
-    configs run under mmpretrain's default scope)."""
+def register_classification(*, densenet_cifar: type,
+                            resnext_cifar: type) -> None:
+    """The CIFAR DenseNet and ResNeXt, in mmpretrain's ``MODELS`` (the
+    classification configs run under mmpretrain's default scope)."""
     # Imported here: ``import mmgc`` must not import mmpretrain.
     from mmpretrain.registry import MODELS
 
     _register(MODELS, densenet_cifar)
+    _register(MODELS, resnext_cifar)

@@ -21,14 +21,16 @@ from mmengine.registry import OPTIMIZERS, init_default_scope
 
 from _config_diff import flatten
 import mmgc  # noqa: F401
+from mmgc.comparison.configs import flat_config, twin_differences
 from mmgc.datasets import check_dataset_files
+from mmgc.optim import gc_placement_of
 
 pytestmark = [pytest.mark.classification]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLS_ROOT = REPO_ROOT / 'configs' / 'classification'
 CONFIGS = sorted(
-    p for d in ('resnet', 'vgg', 'densenet', 'toy')
+    p for d in ('resnet', 'resnext', 'vgg', 'densenet', 'toy')
     for p in (CLS_ROOT / d).glob('*.py'))
 GC_CONFIGS = [p for p in CONFIGS if '_gc_' in p.name]
 BASELINES = [p for p in CONFIGS if '_gc_' not in p.name]
@@ -49,16 +51,34 @@ PAPER_ROWS = {
     # Mini-ImageNet: BN / BN+GC, BN+WS / BN+WS+GC
     'resnet/resnet50_4xb32_mini-imagenet.py': ('SGD', 'SGD_GC'),
     'resnet/resnet50-ws_4xb32_mini-imagenet.py': ('SGD', 'SGD_GC'),
-    # CIFAR-100, Table 1 (GC on conv layers, section 5.3)
+    # CIFAR-100, Tables 1 and 2 (GC on conv layers, section 5.3)
     'resnet/resnet18_1xb128_cifar100.py': ('SGD', 'SGD_GCC'),
     'resnet/resnet50_1xb128_cifar100.py': ('SGD', 'SGD_GCC'),
+    'resnet/resnet101_1xb128_cifar100.py': ('SGD', 'SGD_GCC'),
+    'resnext/resnext29-4x64d_1xb128_cifar100.py': ('SGD', 'SGD_GCC'),
     'resnet/resnet50_1xb128-adam_cifar100.py': ('Adam', 'Adam_GCC'),
     'resnet/resnet50_1xb128-adagrad_cifar100.py': ('Adagrad', 'Adagrad_GCC'),
+    'resnet/resnet50_1xb128-sgdw_cifar100.py': ('GCSGD', 'GCSGD'),
+    'resnet/resnet50_1xb128-adamw_cifar100.py': ('GCAdamW', 'GCAdamW'),
     'vgg/vgg11bn_1xb128_cifar100.py': ('SGD', 'SGD_GCC'),
     'densenet/densenet121_1xb128_cifar100.py': ('SGD', 'SGD_GCC'),
     # the built-in toy pair
     'toy/resnet18-w16_1xb64_toycls.py': ('SGD', 'SGD_GC'),
 }
+# Pairs whose baseline is a GC optimizer with GC off (torch has no such
+# update, e.g. SGDW): the twin keeps the type and switches GC on with its
+# options; key -> (baseline value, twin value), None where not set.
+GC_OPTION_CHANGES = {
+    'resnet/resnet50_1xb128-sgdw_cifar100.py': {
+        'optim_wrapper.optimizer.use_gc': (False, True),
+        'optim_wrapper.optimizer.gc_conv_only': (None, True)},
+    'resnet/resnet50_1xb128-adamw_cifar100.py': {
+        'optim_wrapper.optimizer.use_gc': (False, True),
+        'optim_wrapper.optimizer.gc_conv_only': (None, True),
+        'optim_wrapper.optimizer.gc_loc': (None, 'gradient')},
+}
+# Backbones mmgc.classification registers (their configs import it).
+MMGC_BACKBONES = ('DenseNetCIFAR', 'ResNeXtCIFAR')
 NUM_CLASSES = {
     'in1k': 1000, 'fgvc-aircraft': 100, 'stanford-cars': 196,
     'stanford-dogs': 120, 'cub': 200, 'mini-imagenet': 100, 'cifar100': 100,
@@ -109,9 +129,9 @@ def test_every_paper_row_has_a_baseline_and_a_gc_twin():
 def test_config_resolves_mmpretrain_bases_and_names_its_paper_row(config):
     cfg = load(config)
     assert cfg.default_scope == 'mmpretrain'  # from mmpretrain's runtime
-    # mmgc.classification registers DenseNetCIFAR; other configs need mmgc.
+    # mmgc.classification registers mmgc's backbones; others need mmgc.
     imports = ['mmgc'] + (['mmgc.classification']
-                          if cfg.model.backbone.type == 'DenseNetCIFAR' else [])
+                          if cfg.model.backbone.type in MMGC_BACKBONES else [])
     assert cfg.custom_imports == dict(
         imports=imports, allow_failed_imports=False)
     baseline = baseline_of(config)
@@ -140,8 +160,14 @@ def test_gc_twin_differs_from_baseline_only_in_the_optimizer(gc_config):
         key: (a.get(key), b.get(key))
         for key in a.keys() | b.keys() if a.get(key) != b.get(key)
     }
-    expected = PAPER_ROWS[str(baseline_of(gc_config).relative_to(CLS_ROOT))]
-    assert changed == {'optim_wrapper.optimizer.type': expected}
+    row = str(baseline_of(gc_config).relative_to(CLS_ROOT))
+    types = PAPER_ROWS[row]
+    expected = dict(GC_OPTION_CHANGES.get(row, {}))
+    if types[0] != types[1]:
+        expected['optim_wrapper.optimizer.type'] = types
+    assert changed == expected
+    # tools/compare.py's strict twin check (--strict-twin) passes.
+    assert twin_differences(flat_config(baseline), flat_config(twin)) == []
 
 
 @pytest.mark.parametrize('config', BASELINES, ids=lambda p: p.name)
@@ -167,6 +193,11 @@ def test_model_and_both_optimizers_build(config):
     for group_a, group_b in zip(*groups):
         for key in ('lr', 'weight_decay'):
             assert group_a[key] == group_b[key]
+    # GC is off in every group of the baseline and on in the twin's, as
+    # each optimizer itself says (the placement protocol).
+    assert all(gc_placement_of(optimizers[0], g) is None for g in groups[0])
+    assert any(gc_placement_of(optimizers[1], g) is not None
+               for g in groups[1])
     if 'fgvc' in config.name or '4xb64_cub' in config.name or (
             'stanford' in config.name):
         # The new fc learns at 10x the pretrained layers' rate (paper 5.5).
@@ -234,6 +265,161 @@ def test_densenet_cifar_keeps_the_resolution_through_its_stem():
               if not k.startswith('stem')}
     assert shapes == {k: v.shape for k, v in imagenet.state_dict().items()
                       if not k.startswith('stem')}
+
+
+def resnext29_parameter_count(cardinality, bottleneck_width, num_classes,
+                              stem=64, blocks=3, expansion=2):
+    """Parameters of the CIFAR ResNeXt29 counted from its definition: 1x1
+    stem conv + BN; per stage, blocks of 1x1 / grouped 3x3 / 1x1 convs, each
+    with BN (weight and bias), a 1x1 conv + BN shortcut on each stage's first
+    block; an fc with bias."""
+    count = 3 * stem + 2 * stem
+    channels = stem
+    for stage in range(3):
+        width = cardinality * bottleneck_width * 2**stage
+        out = expansion * width
+        for block in range(blocks):
+            count += channels * width + 2 * width
+            count += width * (width // cardinality) * 9 + 2 * width
+            count += width * out + 2 * out
+            if block == 0:
+                count += channels * out + 2 * out
+            channels = out
+    return count + channels * num_classes + num_classes
+
+
+def test_resnext29_4x64d_is_the_cifar_resnext():
+    """The ResNeXt29 4x64d config's model: 1x1 stem, three stages of three
+    grouped-conv blocks (32x32 -> 8x8, 2048 channels), 100 logits."""
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    cfg = load(CLS_ROOT / 'resnext/resnext29-4x64d_1xb128_cifar100.py')
+    model = MODELS.build(cfg.model).eval()
+    backbone = model.backbone
+    assert type(backbone).__name__ == 'ResNeXtCIFAR'
+    convs = [m for m in backbone.modules() if isinstance(m, torch.nn.Conv2d)]
+    # 1 stem + 9 blocks x 3 convs + 3 shortcuts; the fc is the head's.
+    assert len(convs) == 31
+    assert convs[0].kernel_size == (1, 1) and convs[0].out_channels == 64
+    grouped = [m for m in convs if m.groups > 1]
+    assert len(grouped) == 9
+    assert all(m.groups == 4 and m.kernel_size == (3, 3) for m in grouped)
+    assert [m.out_channels for m in grouped[::3]] == [256, 512, 1024]
+    assert [m.stride for m in grouped[::3]] == [(1, 1), (2, 2), (2, 2)]
+    with torch.no_grad():
+        images = torch.randn(2, 3, 32, 32)
+        assert backbone(images)[-1].shape == (2, 2048, 8, 8)
+        assert model(images, mode='tensor').shape == (2, 100)
+    count = sum(p.numel() for p in model.parameters())
+    assert count == resnext29_parameter_count(4, 64, 100)
+    assert 27.0e6 < count < 27.4e6  # about 27.3M
+
+
+def test_resnext_cifar_checks_its_stages():
+    from mmgc.classification import ResNeXtCIFAR
+    small = ResNeXtCIFAR(cardinality=2, bottleneck_width=4,
+                         stage_blocks=(1, 1, 1), out_indices=(0, 1, -1))
+    assert [f.shape[1:] for f in small(torch.randn(1, 3, 32, 32))] == [
+        (16, 32, 32), (32, 16, 16), (64, 8, 8)]
+    with pytest.raises(ValueError, match='one entry per stage'):
+        ResNeXtCIFAR(stage_blocks=(3, 3), strides=(1, 2, 2))
+    with pytest.raises(ValueError, match='3 stages'):
+        ResNeXtCIFAR(out_indices=(3, ))
+
+
+def _two_steps(model: torch.nn.Module, source):
+    """The weights of a copy of ``model`` after two steps, on fixed gradients
+    (the same for every call), of the optimizer of ``source``: a config file
+    (built as the Runner builds it) or an optimizer config."""
+    model = copy.deepcopy(model)
+    if isinstance(source, Path):
+        optimizer = build_optim_wrapper(
+            model, load(source).optim_wrapper).optimizer
+    else:
+        optimizer = OPTIMIZERS.build(dict(source, params=model.parameters()))
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(2):
+        for p in model.parameters():
+            p.grad = torch.randn(p.shape, generator=generator)
+        optimizer.step()
+    return [p.detach() for p in model.parameters()]
+
+
+def _tiny_net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+        torch.nn.Linear(4, 5))
+
+
+def test_sgdw_pair_is_the_papers_sgdw_and_sgdw_gcc():
+    """The SGDW pair is the authors' SGDW (decoupled decay, no GC) and
+    SGDW_GCC (GC on the conv weight only), bit for bit."""
+    baseline = CLS_ROOT / 'resnet/resnet50_1xb128-sgdw_cifar100.py'
+    twin = CLS_ROOT / 'resnet/resnet50_gc_1xb128-sgdw_cifar100.py'
+    hyper = dict(lr=0.1, momentum=0.9, weight_decay=1e-3)
+    optimizer = load(baseline).optim_wrapper.optimizer
+    assert {k: optimizer[k] for k in hyper} == hyper
+    net = _tiny_net()
+    assert all(torch.equal(a, b) for a, b in zip(
+        _two_steps(net, twin),
+        _two_steps(net, dict(type='SGDW_GCC', **hyper))))
+
+    def authors_sgdw(centralize):
+        # The authors' SGDW(_GCC) step in their order of operations.
+        weights = [p.detach().clone() for p in net.parameters()]
+        buffers = [None] * len(weights)
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(2):
+            for i, w in enumerate(weights):
+                d = torch.randn(w.shape, generator=generator)
+                if centralize and d.dim() > 3:
+                    d = d - d.mean(dim=(1, 2, 3), keepdim=True)
+                old = w.clone()
+                buffers[i] = d.clone() if buffers[i] is None else (
+                    buffers[i].mul_(hyper['momentum']).add_(d))
+                w.add_(buffers[i], alpha=-hyper['lr'])
+                w.add_(old, alpha=-hyper['weight_decay'] * hyper['lr'])
+        return weights
+
+    for config, centralize in ((baseline, False), (twin, True)):
+        for ours, theirs in zip(_two_steps(net, config),
+                                authors_sgdw(centralize)):
+            assert torch.equal(ours, theirs)
+
+
+def test_adamw_pair_adds_gc_where_adamw_gcc_puts_it():
+    """The AdamW baseline is torch's AdamW bit for bit; the twin centralizes
+    the conv gradient before the moments, as the paper's AdamW_GCC (whose
+    decay, scaled by the step size, neither side has: see the config)."""
+    baseline = CLS_ROOT / 'resnet/resnet50_1xb128-adamw_cifar100.py'
+    twin = CLS_ROOT / 'resnet/resnet50_gc_1xb128-adamw_cifar100.py'
+    hyper = dict(lr=0.001, weight_decay=1e-3)
+    optimizer = load(baseline).optim_wrapper.optimizer
+    assert {k: optimizer[k] for k in hyper} == hyper
+    net = _tiny_net()
+    assert all(torch.equal(a, b) for a, b in zip(
+        _two_steps(net, baseline),
+        _two_steps(net, dict(type='AdamW', **hyper))))
+    placements = []
+    for config in (twin, None):
+        model = _tiny_net()
+        if config is None:
+            built = OPTIMIZERS.build(
+                dict(type='AdamW_GCC', params=model.parameters(), **hyper))
+        else:
+            built = build_optim_wrapper(
+                model, load(config).optim_wrapper).optimizer
+        placements.append(
+            [gc_placement_of(built, g) for g in built.param_groups])
+    assert placements[0] == placements[1]
+    assert placements[0][0].conv_only and placements[0][0].location == (
+        'gradient')
+    # Only the conv weight's steps differ; the rest is the same AdamW.
+    changed = [not torch.equal(a, b) for a, b in zip(
+        _two_steps(net, baseline), _two_steps(net, twin))]
+    assert changed == [True, False, False, False]
 
 
 def test_fine_grained_weights_fit_the_backbone_key_for_key(tmp_path):
