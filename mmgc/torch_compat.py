@@ -38,8 +38,7 @@ __all__ = [
     'TORCH_VERSION', 'torch_version_at_least', 'TorchAdamStyle',
     'TORCH_ADAM_STYLE', 'TORCH_OPTION_SINCE', 'init_torch_optimizer',
     'check_torch_options', 'default_to_foreach', 'unhooked_step',
-    'init_step_hooks', 'tree_leaves', 'FlatPiece', 'FlatParam',
-    'is_fsdp1_flattened', 'fsdp1_flat_params'
+    'init_step_hooks', 'tree_leaves', 'is_fsdp1_flattened', 'fsdp1_flat_params'
 ]
 
 
@@ -223,35 +222,22 @@ def tree_leaves(tree) -> list:
 # --------------------------------------------------------------------------
 # FSDP1's flat parameters (private torch API)
 # --------------------------------------------------------------------------
-class FlatPiece(NamedTuple):
-    """One original weight's piece inside an optimizer tensor of FSDP1."""
-    index: int  # which of the unit's original weights
-    offset: int  # where the piece starts in the optimizer's tensor
-    numel: int
-    start: int  # where the piece starts in the flattened original weight
-
-
-class FlatParam(NamedTuple):
-    """An optimizer-visible tensor of FSDP1 and what it is made of."""
-    tensor: Tensor
-    names: Tuple[str, ...]
-    shapes: Tuple[torch.Size, ...]
-    pieces: Tuple[FlatPiece, ...]
-    # The ranks whose pieces make up the whole weights; None when this rank
-    # holds every weight whole (NO_SHARD).
-    process_group: Optional[object]
-
-
 def is_fsdp1_flattened(param: Tensor) -> bool:
     """Whether FSDP1 flattened this tensor (it marks every parameter it
     flattened and every flat parameter)."""
     return bool(getattr(param, '_fsdp_flattened', False))
 
 
-def fsdp1_flat_params(model: torch.nn.Module) -> List[FlatParam]:
-    """The tensors an optimizer of an FSDP1 ``model`` receives, with the
-    original weights behind each (``use_orig_params=True``: one tensor per
-    weight, possibly empty; ``False``: one per flat buffer).
+def fsdp1_flat_params(model: torch.nn.Module) -> List[tuple]:
+    """The tensors an optimizer of an FSDP1 ``model`` receives, each with
+    the layout of the original weights in it (``use_orig_params=True``: one
+    tensor per weight, possibly empty; ``False``: one per flat buffer).
+
+    Each as the arguments of
+    :func:`mmgc.optim.sharded_gc.register_flat_layout`, in plain types (the
+    layout record is mmgc.optim's; this module imports torch only):
+    ``(tensor, names, shapes, pieces, process_group)``, a piece
+    ``(index, offset, numel, start)``, the group None under NO_SHARD.
 
     Reads FSDP1's private metadata (``_handle``, ``flat_param._shapes``,
     ``_fqns``, ``_params``, ``_shard_param_infos``); raises naming the torch
@@ -289,16 +275,14 @@ def fsdp1_flat_params(model: torch.nn.Module) -> List[FlatParam]:
                 'torch version from 2.1 to 2.14.') from exc
         if use_orig:
             for i, (param, info) in enumerate(zip(flat._params, infos)):
-                pieces = ((FlatPiece(0, 0, info.numel_in_shard,
-                                     info.intra_param_start_idx), )
+                pieces = (((0, 0, info.numel_in_shard,
+                            info.intra_param_start_idx), )
                           if info.in_shard else ())
                 found.append(
-                    FlatParam(param, (names[i], ), (shapes[i], ), pieces,
-                              group))
+                    (param, (names[i], ), (shapes[i], ), pieces, group))
         else:
-            pieces = tuple(
-                FlatPiece(i, info.offset_in_shard, info.numel_in_shard,
-                          info.intra_param_start_idx)
-                for i, info in enumerate(infos) if info.in_shard)
-            found.append(FlatParam(flat, names, shapes, pieces, group))
+            pieces = tuple((i, info.offset_in_shard, info.numel_in_shard,
+                            info.intra_param_start_idx)
+                           for i, info in enumerate(infos) if info.in_shard)
+            found.append((flat, names, shapes, pieces, group))
     return found

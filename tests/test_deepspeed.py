@@ -172,8 +172,9 @@ def _label(extra):
 
 def _pieces(engine):
     """Per partition: the weights' names, and this rank's pieces."""
-    return [(part.names, [tuple(p) for p in part.pieces])
-            for part in zero_partitions(engine.optimizer, engine.module)]
+    return [(layout.names, [tuple(p) for p in layout.pieces])
+            for _, _, layout in zero_partitions(engine.optimizer,
+                                                engine.module)]
 
 
 def _held(parts, weight):

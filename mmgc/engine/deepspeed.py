@@ -7,9 +7,9 @@ partitions are cut with no regard for output slices, so the optimizer's own
 GC would centralize nothing. ZeRO knows exactly which elements of which
 weight every partition holds; :class:`GCDeepSpeedStrategy` reads that after
 ``deepspeed.initialize`` (:func:`zero_partitions`, the only code that reads
-DeepSpeed's private layout) and registers it with
-:mod:`mmgc.optim.sharded_gc`, whose step hooks then make GC exact, as for
-torch FSDP1: one all-reduce of per-slice sums per step.
+DeepSpeed's private layout) into the flat-layout records of torch FSDP1
+(:class:`mmgc.optim.sharded_gc.FlatLayout`) and registers them, so the same
+step hooks make GC exact: one all-reduce of per-slice sums per step.
 
 The hooks run inside the client optimizer's ``step()``, which ZeRO calls
 after its overflow check (a skipped fp16 step never reaches them), after
@@ -19,7 +19,7 @@ partitions: GC sees what it would see without DeepSpeed.
 import importlib
 import os
 from datetime import timedelta
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as torch_dist
@@ -29,8 +29,7 @@ from torch import Tensor, nn
 
 from mmgc.optim.gc_coverage import check_gc_after_sharding, check_gc_at_build
 from mmgc.optim.placement import gc_delegate_of, gc_placement_of
-from mmgc.optim.sharded_gc import register_flat_layout
-from mmgc.torch_compat import FlatPiece
+from mmgc.optim.sharded_gc import FlatLayout, FlatPiece, register_layout
 
 try:
     import deepspeed
@@ -43,9 +42,8 @@ except ImportError:
     _mmengine_deepspeed = None
 
 __all__ = [
-    'GCDeepSpeedStrategy', 'ZeroPartition', 'zero_partitions',
-    'zero3_shared_groups', 'register_zero_layouts',
-    'register_deepspeed_optimizers',
+    'GCDeepSpeedStrategy', 'zero_partitions', 'zero3_shared_groups',
+    'register_zero_layouts', 'register_deepspeed_optimizers',
     'DEEPSPEED_INSTALL'
 ]
 
@@ -92,16 +90,6 @@ def register_deepspeed_optimizers() -> List[str]:
 # --------------------------------------------------------------------------
 # DeepSpeed ZeRO's partitions (private DeepSpeed API, read only here)
 # --------------------------------------------------------------------------
-class ZeroPartition(NamedTuple):
-    """One fp32 tensor the client optimizer steps on under ZeRO."""
-    tensor: Tensor
-    group_index: int  # the client optimizer's param group
-    names: Tuple[str, ...]
-    shapes: Tuple[torch.Size, ...]
-    pieces: Tuple[FlatPiece, ...]
-    process_group: object
-
-
 def _layout_error(zero_optimizer, exc: Exception) -> RuntimeError:
     version = getattr(deepspeed, '__version__', '?')
     return RuntimeError(
@@ -110,6 +98,17 @@ def _layout_error(zero_optimizer, exc: Exception) -> RuntimeError:
         'so GC could not be exact on them. Use a DeepSpeed release of the '
         'range mmgc supports (docs/en/compatibility.md), or train without '
         'GC.')
+
+
+def _partition(group_index: int, fp32: Tensor, params, names: Dict[int, str],
+               shapes, pieces,
+               process_group) -> Tuple[int, Tensor, FlatLayout]:
+    """One entry of :func:`zero_partitions`."""
+    layout = FlatLayout(
+        tuple(names.get(id(p), f'<param {j}>') for j, p in enumerate(params)),
+        shapes, tuple(pieces), process_group,
+        _comm_device(fp32, process_group))
+    return group_index, fp32, layout
 
 
 def _stage12_partitions(zero_optimizer, names: Dict[int, str]):
@@ -150,10 +149,7 @@ def _stage12_partitions(zero_optimizer, names: Dict[int, str]):
                     FlatPiece(index, first - low, last - first,
                               first - offset))
         found.append(
-            ZeroPartition(fp32, i,
-                          tuple(names.get(id(p), f'<param {j}>')
-                                for j, p in enumerate(params)), shapes,
-                          tuple(pieces), process_group))
+            _partition(i, fp32, params, names, shapes, pieces, process_group))
     return found
 
 
@@ -186,20 +182,20 @@ def _stage3_partitions(zero_optimizer, names: Dict[int, str]):
             raise ValueError(f'sub-group {i}: partition of {fp32.numel()} '
                              f'elements, its parameters add up to {offset}')
         found.append(
-            ZeroPartition(fp32, int(opt.sub_group_to_group_id[i]),
-                          tuple(names.get(id(p), f'<param {j}>')
-                                for j, p in enumerate(params)),
-                          tuple(torch.Size(p.ds_shape) for p in params),
-                          tuple(pieces), process_group))
+            _partition(int(opt.sub_group_to_group_id[i]), fp32, params, names,
+                       tuple(torch.Size(p.ds_shape) for p in params), pieces,
+                       process_group))
     return found
 
 
-def zero_partitions(zero_optimizer,
-                    model: nn.Module) -> Optional[List[ZeroPartition]]:
-    """The fp32 partitions of a DeepSpeed ZeRO optimizer and the pieces of
-    the model's weights in each; None when ``zero_optimizer`` is not a ZeRO
-    stage 1-3 optimizer (no ZeRO: the client optimizer steps on the
-    weights).
+def zero_partitions(
+        zero_optimizer,
+        model: nn.Module) -> Optional[List[Tuple[int, Tensor, FlatLayout]]]:
+    """The fp32 partitions of a DeepSpeed ZeRO optimizer, each as (the
+    client optimizer's param group it steps in, by index; the tensor; the
+    layout of the model's weights in it); None when ``zero_optimizer`` is
+    not a ZeRO stage 1-3 optimizer (no ZeRO: the client optimizer steps on
+    the weights).
 
     Reads DeepSpeedZeroOptimizer's ``single_partition_of_fp32_groups``,
     ``round_robin_bit16_groups``/``_meta``/``_offsets``, ``partition_size``,
@@ -240,16 +236,19 @@ def _comm_device(tensor: Tensor, process_group) -> Optional[torch.device]:
     return None
 
 
-def register_zero_layouts(engine) -> Optional[List[ZeroPartition]]:
+def register_zero_layouts(engine) -> Optional[Dict[int, List[Tensor]]]:
     """Register the layout of every fp32 partition of a DeepSpeed engine's
-    ZeRO optimizer (:func:`mmgc.optim.sharded_gc.register_flat_layout`);
-    returns the partitions, None without ZeRO."""
+    ZeRO optimizer (:func:`mmgc.optim.sharded_gc.register_layout`); returns
+    the partitions each param group of the client optimizer steps on, by
+    index, None without ZeRO."""
     partitions = zero_partitions(engine.optimizer, engine.module)
-    for part in partitions or ():
-        register_flat_layout(part.tensor, part.names, part.shapes,
-                             part.pieces, part.process_group,
-                             _comm_device(part.tensor, part.process_group))
-    return partitions
+    if partitions is None:
+        return None
+    tensors_by_group: Dict[int, List[Tensor]] = {}
+    for group_index, tensor, layout in partitions:
+        register_layout(tensor, layout)
+        tensors_by_group.setdefault(group_index, []).append(tensor)
+    return tensors_by_group
 
 
 # --------------------------------------------------------------------------
@@ -438,15 +437,8 @@ class GCDeepSpeedStrategy(DeepSpeedStrategy):
         stepping = getattr(engine.optimizer, 'optimizer', engine.optimizer)
         if stepping is not client and engine.optimizer is not client:
             raise RuntimeError(_adagrad_message(client))
-        partitions = register_zero_layouts(engine)
-        if partitions is None:
-            if engine.optimizer is not client:
-                raise RuntimeError(
-                    _stage0_message(type(engine.optimizer).__name__))
-            check_gc_after_sharding(client)
-            return
-        tensors_by_group: Dict[int, List[Tensor]] = {}
-        for part in partitions:
-            tensors_by_group.setdefault(part.group_index,
-                                        []).append(part.tensor)
+        tensors_by_group = register_zero_layouts(engine)
+        if tensors_by_group is None and engine.optimizer is not client:
+            raise RuntimeError(_stage0_message(
+                type(engine.optimizer).__name__))
         check_gc_after_sharding(client, tensors_by_group)

@@ -166,8 +166,8 @@ def register_fsdp_model(model: nn.Module) -> int:
     ``mmgc.torch_compat.fsdp1_flat_params``.
     """
     flat_params = fsdp1_flat_params(model)
-    for tensor, layout in flat_params:
-        register_layout(tensor, layout)
+    for flat in flat_params:
+        register_flat_layout(*flat)
     return len(flat_params)
 
 
