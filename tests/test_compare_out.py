@@ -68,9 +68,12 @@ def test_out_json_carries_per_seed_values_intervals_and_run_times(
     assert results['seeds'] == [0, 1]
     table = json.loads((work_dir / 'comparison.json').read_text())
     assert results['groups'] == table['groups']
-    accuracy = results['groups'][0]['columns'][0]
+    accuracy, loss = results['groups'][0]['columns']
     assert len(accuracy['baseline']) == len(accuracy['candidate']) == 2
-    assert accuracy['paired']['n'] == 2 and len(accuracy['paired']['ci95']) == 2
+    # The loss: the toy's accuracy may change alike on both seeds, which
+    # gives no interval.
+    assert loss['key'] == 'toy/loss'
+    assert loss['paired']['n'] == 2 and len(loss['paired']['ci95']) == 2
     times = results['run_times']
     assert sorted((t['name'], t['seed']) for t in times) == [
         ('w/ GC', 0), ('w/ GC', 1), ('w/o GC', 0), ('w/o GC', 1)]

@@ -2,7 +2,8 @@
 mmengine alone (tests/_compare_toy.py): seeds that add up, the paired
 statistics of a real two-seed comparison, and the refusals that keep a
 comparison from misleading (a seed in --cfg-options, a run folder trained
-with another config, a "twin" that changes more than GC)."""
+with another config, a "twin" that changes more than GC, finished runs given
+GC first)."""
 import json
 import os
 import re
@@ -91,6 +92,14 @@ def test_repeated_seeds_add_up_and_the_pairs_get_paired_statistics(
         paired = column['paired']
         assert paired['deltas'] == column['delta'] and paired['n'] == 2
         assert paired['df'] == 1
+        assert paired['resolved'] is False  # never on two seeds
+        if paired['deltas'][0] == paired['deltas'][1]:
+            # The toy's accuracy moves in steps of 1/32, so both seeds may
+            # change it alike: no interval then.
+            assert paired['ci95'] is None
+            assert paired['verdict'] == ('the 2 seeds agree exactly: no '
+                                         'interval can be estimated')
+            continue
         assert paired['t_quantile'] == pytest.approx(12.706205, abs=1e-6)
         lo, hi = paired['ci95']
         assert lo <= paired['mean'] <= hi
@@ -100,8 +109,10 @@ def test_repeated_seeds_add_up_and_the_pairs_get_paired_statistics(
     assert ('Paired by seed (2 seeds: 0, 1): delta = w/ GC - w/o GC per '
             'seed; mean, 95% confidence interval (Student t, df 1), on how '
             'many seeds GC did better, verdict:') in stdout
+    # Two seeds name no direction, whatever their interval.
     assert re.search(r'^  toy/loss\s+[-+]\d\.\d\s+\[[-+]\d\.\d, [-+]\d\.\d\]'
-                     r'\s+[012]/2\s+(GC (higher|lower) \((better|worse)\)|no '
+                     r'\s+[012]/2\s+(not resolved with 2 seeds: the interval '
+                     r'excludes 0, but a direction needs 3 or more seeds|no '
                      r'difference resolved with 2 seeds)$', stdout, re.M)
     markdown = (work_dir / 'comparison.md').read_text()
     assert '| Metric | delta | 95% CI | GC better | verdict |' in markdown
@@ -214,3 +225,22 @@ def test_a_twin_that_changes_more_than_gc_is_named_or_refused(
     # One seed here: the table says that no interval can be given.
     assert ('Paired by seed (1 seed: 0): no interval can be given with one '
             'seed') in result.stdout
+
+
+def test_finished_runs_given_gc_first_are_refused(two_seeds, tmp_path):
+    work_dir, _ = two_seeds
+    base = work_dir / 'toy_sgd'
+    # The GC side as a plain tools/train.py work dir: no record, only the
+    # config mmengine dumped into it. (Recorded work dirs:
+    # tests/test_compare_order.py.)
+    gc = tmp_path / 'toy_sgd_gc_plain'
+    shutil.copytree(work_dir / 'toy_sgd_gc' / 'seed_0', gc)
+    (gc / 'compare_run.json').unlink()
+    result = compare(gc, base, '--work-dir', tmp_path / 'table', check=False)
+    assert result.returncode == 2
+    assert ('The sides are in the wrong order: the first argument is the '
+            'baseline (without GC) and the second the GC side, but the '
+            f"first, {gc} (optimizer 'SGD_GC'), applies GC and the second, "
+            f"{base} (optimizer 'SGD'), does not.") in result.stderr
+    assert f'Swap them: tools/compare.py {base} {gc} ...' in result.stderr
+    assert not (tmp_path / 'table').exists()

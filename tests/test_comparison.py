@@ -19,7 +19,8 @@ from mmgc.comparison import (build_table, check_cfg_options,
                              plot_losses, plot_metrics, plot_paired, read_run,
                              t_quantile_975, twin_differences,
                              unpaired_seeds)
-from mmgc.comparison.configs import (RUN_RECORD, gc_base_type, run_record,
+from mmgc.comparison.configs import (RUN_RECORD, GCUse, check_gc_sides,
+                                     gc_base_type, gc_use, run_record,
                                      write_run_record)
 from mmgc.comparison.stats import T_975
 from mmgc.comparison.training import (TrainTask, collect_runs, plan_runs,
@@ -240,10 +241,6 @@ def test_paired_verdicts_respect_metrics_where_lower_is_better():
         'verdict'] == 'GC higher (worse)'
     assert paired_stats([-2.0, -3.0, -4.0], subject='SGD_GC')[
         'verdict'] == 'SGD_GC lower (worse)'
-    # The same change in every seed: an interval of width 0 that excludes 0.
-    assert paired_stats([2.0, 2.0])['verdict'] == 'GC higher (better)'
-    assert paired_stats([0.0, 0.0])['verdict'] == (
-        'no difference resolved with 2 seeds')
     # A tie is not better; an error that falls is.
     assert paired_stats([0.0, 0.0])['seeds_better'] == 0
     assert paired_stats([-1.0, 0.5, -2.0], higher_is_better=False)[
@@ -256,10 +253,53 @@ def test_paired_verdicts_respect_metrics_where_lower_is_better():
         assert not lower_is_better(key), key
 
 
+def test_identical_deltas_give_no_interval_and_no_verdict_of_direction(
+        without_scipy):
+    # Before: a width-0 interval [2, 2] excluded 0, so two seeds read
+    # "GC higher (better)".
+    for deltas in ([2.0, 2.0], [0.0, 0.0], [-1.5, -1.5, -1.5]):
+        stats = paired_stats(deltas)
+        n = len(deltas)
+        assert stats['verdict'] == (
+            f'the {n} seeds agree exactly: no interval can be estimated')
+        assert (stats['ci95'], stats['half_width'], stats['t_quantile']) == (
+            None, None, None)
+        assert stats['resolved'] is False
+        assert (stats['mean'], stats['sd'], stats['df']) == (
+            deltas[0], 0.0, n - 1)
+    # The same change, up to the rounding of subtracting two metrics: no
+    # interval of width 1e-14 either.
+    deltas = [100 * .512 - 100 * .498, 100 * .612 - 100 * .598,
+              100 * .712 - 100 * .698]
+    assert len(set(deltas)) > 1
+    stats = paired_stats(deltas)
+    assert stats['ci95'] is None and 'agree exactly' in stats['verdict']
+    # Deltas that merely lie close are an interval.
+    assert paired_stats([2.0, 2.0, 2.01])['verdict'] == 'GC higher (better)'
+
+
+def test_fewer_than_three_seeds_never_resolve_a_direction(without_scipy):
+    # Two seeds whose interval excludes 0: t_{0.975,1} = 12.706205,
+    # sd = .0141421, half-width 12.706205 * .0141421 / sqrt(2) = .127062.
+    stats = paired_stats([-0.50, -0.52], higher_is_better=False)
+    assert stats['ci95'] == pytest.approx([-0.637062, -0.382938], abs=1e-6)
+    assert stats['verdict'] == (
+        'not resolved with 2 seeds: the interval excludes 0, but a direction '
+        'needs 3 or more seeds')
+    assert stats['resolved'] is False and stats['seeds_better'] == 2
+    assert paired_stats([1.0, -1.0])['verdict'] == (
+        'no difference resolved with 2 seeds')
+    # From three seeds on, an interval that excludes 0 names the direction.
+    three = paired_stats([-0.50, -0.52, -0.51], higher_is_better=False)
+    assert three['verdict'] == 'GC lower (better)' and three['resolved']
+    assert paired_stats([1.0, 2.0, 3.0])['resolved'] is False
+
+
 def test_one_seed_or_a_missing_value_gives_no_interval():
     one = paired_stats([2.5])
     assert (one['mean'], one['ci95'], one['sd']) == (2.5, None, None)
     assert one['verdict'] == 'no interval with 1 seed'
+    assert one['resolved'] is False
     missing = paired_stats([1.0, None])
     assert missing['mean'] is None and missing['ci95'] is None
     assert missing['verdict'] == 'n/a (a value is missing)'
@@ -725,12 +765,93 @@ train_dataloader = dict(batch_size=32)
 
 
 def test_the_gc_option_names_are_mmgcs():
-    from mmgc.engine.optim_wrapper_constructor import _GC_PARAMWISE_KEYS
+    from mmgc.engine.optim_wrapper_constructor import GC_PARAMWISE_KEYS
     from mmgc.optim.gc_group import GC_OPTION_NAMES
     from mmgc.comparison.configs import (GC_OPTIMIZER_OPTIONS,
                                          GC_PARAMWISE_OPTIONS)
     assert GC_OPTIMIZER_OPTIONS == GC_OPTION_NAMES
-    assert GC_PARAMWISE_OPTIONS == _GC_PARAMWISE_KEYS
+    assert GC_PARAMWISE_OPTIONS == GC_PARAMWISE_KEYS
+
+
+OPTIM_WRAPPERS = {
+    # mmgc's optimizers apply GC themselves, unless switched off.
+    "dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9))": False,
+    "dict(optimizer=dict(type='SGD_GC', lr=0.1, momentum=0.9))": True,
+    "dict(optimizer=dict(type='Adam_GCC2', lr=1e-3, betas=(0.9, 0.99)))":
+    True,
+    "dict(optimizer=dict(type='GCAdamW', lr=1e-3))": True,
+    "dict(optimizer=dict(type='GCAdamW', lr=1e-3, use_gc=False))": False,
+    "dict(optimizer=dict(type='Ranger', lr=1e-3))": True,
+    "dict(optimizer=dict(type='Lookahead', optimizer=dict(type='SGD_GC', "
+    'lr=0.1)))': True,
+    "dict(optimizer=dict(type='Lookahead', optimizer=dict(type='SGD', "
+    'lr=0.1)))': False,
+    # GC on some layers is GC: off by default, on for one name.
+    "dict(optimizer=dict(type='GCSGD', lr=0.1, use_gc=False), paramwise_cfg="
+    "dict(custom_keys={'backbone.conv': dict(use_gc=True)}))": True,
+    # mmgc's constructor adds GC to any optimizer ...
+    "dict(constructor='GCOptimWrapperConstructor', optimizer=dict("
+    "type='AdamW', lr=1e-3))": True,
+    "dict(constructor='GCOptimWrapperConstructor', optimizer=dict("
+    "type='AdamW', lr=1e-3), paramwise_cfg=dict(use_gc=False))": False,
+    "dict(constructor='GCOptimWrapperConstructor', optimizer=dict("
+    "type='AdamW', lr=1e-3), paramwise_cfg=dict(use_gc=False, custom_keys="
+    "{'head.fc': dict(use_gc=True)}))": True,
+    # ... mmengine's reads no paramwise GC option.
+    "dict(optimizer=dict(type='AdamW', lr=1e-3), paramwise_cfg=dict("
+    'use_gc=True))': False,
+}
+
+
+@pytest.mark.parametrize('optim_wrapper', OPTIM_WRAPPERS)
+def test_whether_a_config_applies_gc_is_asked_of_its_optimizer(
+        optim_wrapper):
+    # As compare reads it back from a run's record: flat, through JSON.
+    recorded = json.loads(json.dumps(flat(f'optim_wrapper = {optim_wrapper}')))
+    use = gc_use(recorded)
+    assert use.applies is OPTIM_WRAPPERS[optim_wrapper], use
+    assert use.how.startswith('optimizer ')
+
+
+def test_a_config_whose_optimizer_is_unknown_here_is_not_judged():
+    use = gc_use(flat("optim_wrapper = dict(optimizer=dict(type='Lamb'))"))
+    assert use.applies is None
+    assert "optimizer 'Lamb'; not buildable here: " in use.how
+    assert gc_use(flat('model = dict(type="Net")')) == GCUse(
+        None, 'no optim_wrapper.optimizer.type')
+
+
+def test_the_gc_side_must_be_second_and_the_only_one():
+    off = GCUse(False, "optimizer 'SGD'")
+    on = GCUse(True, "optimizer 'SGD_GC'")
+    assert check_gc_sides('base.py', off, 'gc.py', on) == (
+        "base.py trains without GC (optimizer 'SGD'), gc.py with GC "
+        "(optimizer 'SGD_GC')")
+    with pytest.raises(ValueError) as error:
+        check_gc_sides('gc.py', on, 'base.py', off)
+    assert str(error.value).startswith(
+        'The sides are in the wrong order: the first argument is the '
+        'baseline (without GC) and the second the GC side, but the first, '
+        "gc.py (optimizer 'SGD_GC'), applies GC and the second, base.py "
+        "(optimizer 'SGD'), does not.")
+    assert str(error.value).endswith(
+        'Swap them: tools/compare.py base.py gc.py ...')
+    with pytest.raises(ValueError, match=r"^Neither side applies GC: base.py "
+                       r"\(optimizer 'SGD'\) and gc.py \(optimizer 'SGD'\)"):
+        check_gc_sides('base.py', off, 'gc.py', off)
+    # Two GC variants: refused under the default labels, compared under the
+    # user's.
+    with pytest.raises(ValueError, match='Both sides apply GC: .* name the '
+                       'sides with --names'):
+        check_gc_sides('gc.py', on, 'gcc.py', on)
+    assert check_gc_sides('gc.py', on, 'gcc.py', on,
+                          names_given=True).startswith(
+                              'both sides apply GC: gc.py')
+    unknown = GCUse(None, "optimizer 'Lamb'; not buildable here: ...")
+    assert check_gc_sides('gc.py', on, 'lamb.py', unknown) == (
+        "whether lamb.py (optimizer 'Lamb'; not buildable here: ...) applies "
+        'GC is not known here, so the order of the sides is taken as given '
+        '(baseline first, GC second)')
 
 
 def test_plan_runs_only_for_configs(tmp_path):

@@ -22,13 +22,20 @@ only (``randomness.seed`` in ``--cfg-options`` is refused).
 Before training, the two resolved configs are compared: what the GC twin
 changes besides the optimizer's type and GC options is named in a warning
 (and in the table's files); ``--strict-twin`` refuses such a pair instead.
+Which side applies GC is asked of each side's optimizer (built as its
+config's constructor builds it): a pair given in the wrong order (GC first)
+is refused with the command to swap them, and so is a pair where neither
+side applies GC, or both do (two GC variants are compared only with
+``--names``, which replaces the "w/o GC"/"w/ GC" labels).
 
 The final validation metrics (mmdet's CocoMetric for detection, the ReID
 metric for ReID configs, mmpretrain's Accuracy for classification, with the
 top-k error beside it) are shown in the paper's format: mean and standard
 deviation over seeds, and the change from the baseline (paired by seed).
 Below each block, per metric: the mean paired change, its 95% confidence
-interval over seeds (Student t) and a verdict. The table goes to stdout and
+interval over seeds (Student t) and a verdict, which names a direction only
+on 3 or more seeds; when every seed gave the same change there is no
+interval, and the verdict says so. The table goes to stdout and
 ``comparison.md``/``comparison.json``; ``loss_curves.png``,
 ``metrics_per_epoch.png`` and ``paired_seeds.png`` (each seed's pair) are
 written beside them. ``--out STEM`` also writes the table to ``STEM.md``
@@ -57,7 +64,8 @@ from mmgc.comparison import (build_table, check_cfg_options,  # noqa: E402
                              log, pair_by_seed, plan_runs, plot_losses,
                              plot_metrics, plot_paired, run_tasks,
                              twin_differences, unpaired_seeds)
-from mmgc.comparison.configs import show_value  # noqa: E402
+from mmgc.comparison.configs import (check_gc_sides, gc_use,  # noqa: E402
+                                     show_value)
 from mmgc.comparison.training import source_config  # noqa: E402
 from mmgc.reporting import write_result_files  # noqa: E402
 
@@ -81,9 +89,9 @@ def parse_args(argv=None):
         help='where runs, the table and the plots go '
         '(default: work_dirs/compare)')
     parser.add_argument(
-        '--names', nargs=2, default=['w/o GC', 'w/ GC'],
-        metavar=('BASELINE', 'CANDIDATE'),
-        help='row labels of the table (default: "w/o GC" "w/ GC")')
+        '--names', nargs=2, metavar=('BASELINE', 'CANDIDATE'),
+        help='row labels of the table (default: "w/o GC" "w/ GC"); needed '
+        'to compare two configs that both apply GC')
     parser.add_argument(
         '--metrics', nargs='+',
         help='metric keys to show (default: the COCO box/mask, ReID or '
@@ -121,6 +129,9 @@ def parse_args(argv=None):
         check_cfg_options(args.cfg_options)
     except ValueError as error:
         parser.error(str(error))
+    # Two GC sides are compared only under labels the user chose.
+    args.names_given = args.names is not None
+    args.names = args.names or ['w/o GC', 'w/ GC']
     if args.names[0] == args.names[1]:
         parser.error('--names must differ')
     return args
@@ -132,11 +143,29 @@ def refuse(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def check_twin(args, tasks) -> dict:
+def check_gc_order(args, baseline, candidate) -> dict:
+    """Refuse a pair whose GC side is not the second one (swapped, no GC on
+    either side, or GC on both without --names) before anything trains."""
+    if baseline is None or candidate is None:
+        return dict(checked=False, note='a side records no config (see the '
+                    'twin check), so which side applies GC is not checked')
+    uses = [gc_use(side.flat) for side in (baseline, candidate)]
+    try:
+        note = check_gc_sides(args.baseline, uses[0], args.candidate,
+                              uses[1], names_given=args.names_given)
+    except ValueError as error:
+        refuse(str(error))
+    checked = None not in (uses[0].applies, uses[1].applies)
+    if not checked or all(use.applies for use in uses):
+        log(f'warning: {note}')
+    return dict(checked=checked, note=note, baseline=dict(
+        applies_gc=uses[0].applies, how=uses[0].how), candidate=dict(
+            applies_gc=uses[1].applies, how=uses[1].how))
+
+
+def check_twin(args, baseline, candidate) -> dict:
     """Compare the two resolved configs before training: what the GC side
     changes besides GC is warned about (refused with --strict-twin)."""
-    baseline, candidate = (source_config(source, tasks)
-                           for source in (args.baseline, args.candidate))
     if baseline is None or candidate is None:
         missing = args.baseline if baseline is None else args.candidate
         note = (f'the config {missing} was trained with is not recorded '
@@ -238,7 +267,9 @@ def main(argv=None):
                           args.cfg_options, gpus=args.gpus)
     except ValueError as error:
         refuse(str(error))
-    twin = check_twin(args, tasks)
+    sides = [source_config(source, tasks) for source in sources]
+    gc_sides = check_gc_order(args, *sides)
+    twin = check_twin(args, *sides)
     out_dir.mkdir(parents=True, exist_ok=True)
     if tasks:
         log(f'{len(tasks)} training run(s) to do or reuse, seeds '
@@ -271,6 +302,9 @@ def main(argv=None):
               f'pairs: {table["pairing"]["note"]}\n'
               + ('twin: ' if not twin['differences'] else 'WARNING, twin: ')
               + twin['note'])
+    if not gc_sides['checked'] or gc_sides['baseline']['applies_gc']:
+        # Sides not told apart, or two GC variants: the files say so.
+        header += f'\nsides: {gc_sides["note"]}'
     print(f'\n{header}\n\n{text}\n')
     per_seed = format_per_seed(table) if len(pairs) > 1 else ''
     if per_seed:
@@ -287,6 +321,7 @@ def main(argv=None):
         format_table(table, markdown=True) + '\n')
     data = dict(table, baseline=args.baseline, candidate=args.candidate,
                 cfg_options=args.cfg_options, twin_check=twin,
+                gc_sides=gc_sides,
                 train_seconds=[
                     dict(name=n, seed=s, seconds=round(t, 1))
                     for n, s, t in durations

@@ -14,11 +14,15 @@ key:
   refuses to reuse or resume a folder trained with another config (a folder
   from before the record is checked by the ``--cfg-options`` of the command
   its ``train_output.log`` shows);
-* :func:`twin_differences` lists what the twin changes besides GC.
+* :func:`twin_differences` lists what the twin changes besides GC;
+* :func:`gc_use` tells whether a resolved config trains with GC, and
+  :func:`check_gc_sides` refuses a pair whose GC side is not the second.
 
-mmengine is imported when a config is loaded, so the rest works without it.
+mmengine is imported when a config is loaded, and mmgc's optimizers (torch)
+when :func:`gc_use` asks one, so the rest works without them.
 """
 import argparse
+import copy
 import hashlib
 import json
 import re
@@ -232,6 +236,186 @@ def twin_differences(baseline: Dict[str, object],
             continue
         found.append((key, a, b))
     return found
+
+
+# --------------------------------------------------------------------------
+# Which side applies GC
+# --------------------------------------------------------------------------
+@dataclass
+class GCUse:
+    """Whether a resolved config trains with GC, and what that rests on."""
+    applies: Optional[bool]  # None: it cannot be told here
+    how: str  # the optimizer, constructor and GC options, for messages
+
+
+def _unflatten(flat: Dict[str, object], prefix: str):
+    """The value below ``prefix`` of a flat config, dicts and lists rebuilt
+    (for keys whose names hold no dots, as an optimizer's arguments)."""
+    tree: dict = {}
+    for key, value in flat.items():
+        if key.startswith(prefix + '.'):
+            *parents, leaf = key[len(prefix) + 1:].split('.')
+            node = tree
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+
+    def rebuild(node):
+        if not isinstance(node, dict):
+            return node
+        if '__len__' in node:
+            return [rebuild(node.get(str(i), {}))
+                    for i in range(node['__len__'])]
+        return {key: rebuild(inner) for key, inner in node.items()}
+
+    return rebuild(tree)
+
+
+def _custom_gc_options(flat: Dict[str, object]) -> Dict[str, dict]:
+    """GC options of ``paramwise_cfg.custom_keys``, by parameter-name
+    pattern (which may hold dots: ``'head.fc'``)."""
+    prefix = 'optim_wrapper.paramwise_cfg.custom_keys.'
+    found: Dict[str, dict] = {}
+    for key, value in flat.items():
+        if key.startswith(prefix):
+            pattern, _, option = key[len(prefix):].rpartition('.')
+            if option in GC_OPTIMIZER_OPTIONS:
+                found.setdefault(pattern, {})[option] = value
+    return found
+
+
+def _probe_gc(optimizer_cfg: dict, constructor, defaults: dict,
+              custom: Dict[str, dict]) -> bool:
+    """Build the optimizer as the constructor would, with one tiny conv
+    weight per param group the config can give (the default, and one per
+    ``custom_keys`` entry with GC options), and ask it the placement
+    protocol whether any group gets GC."""
+    import warnings
+
+    import torch
+    from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIMIZERS
+
+    import mmgc  # noqa: F401  (registers mmgc's optimizers and constructor)
+    from mmgc.engine.optim_wrapper_constructor import (
+        GCOptimWrapperConstructor, _params_argument)
+    from mmgc.optim.gc_wrapped import gc_wrapped
+    from mmgc.optim.lookahead import Lookahead
+    from mmgc.optim.placement import applies_gc_itself, gc_placement_of
+
+    if isinstance(constructor, str):
+        with OPTIM_WRAPPER_CONSTRUCTORS.switch_scope_and_registry(
+                None) as registry:
+            constructor = registry.get(constructor)
+    # Only mmgc's constructor reads paramwise GC defaults and adds GC to an
+    # optimizer that has none; mmengine's copies custom_keys into groups.
+    reads_gc = isinstance(constructor, type) and issubclass(
+        constructor, GCOptimWrapperConstructor)
+    resolve = GCOptimWrapperConstructor._resolve
+    cfg = copy.deepcopy(optimizer_cfg)
+    optimizer_cls = resolve(cfg['type'])
+    target = cfg
+    if (isinstance(optimizer_cls, type)
+            and issubclass(optimizer_cls, Lookahead)
+            and isinstance(cfg.get('optimizer'), dict)):
+        target = cfg['optimizer']
+    target_cls = resolve(target['type'])
+    if reads_gc and not applies_gc_itself(target_cls):
+        target['type'] = gc_wrapped(target_cls)
+    base = dict(defaults) if reads_gc else {}
+    groups = [base] + [dict(base, **options) for options in custom.values()]
+    cfg[_params_argument(optimizer_cls)] = [
+        dict(group, params=[torch.nn.Parameter(torch.zeros(2, 2, 1, 1))])
+        for group in groups
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # e.g. GC on no tensor of a group
+        optimizer = OPTIMIZERS.build(cfg)
+    return any(
+        gc_placement_of(optimizer, group) is not None
+        for group in optimizer.param_groups)
+
+
+def gc_use(flat: Dict[str, object]) -> GCUse:
+    """Whether the resolved config trains with GC: its optimizer, built here
+    as its constructor would build it, says so through the placement
+    protocol (``gc_placement``), as it does for every other part of mmgc.
+    ``applies`` is None when the config names no optimizer or one that
+    cannot be built here (a type from a package this process has not
+    imported)."""
+    optimizer = _unflatten(flat, 'optim_wrapper.optimizer')
+    name = optimizer.get('type') if isinstance(optimizer, dict) else None
+    constructor = flat.get('optim_wrapper.constructor')
+    how = f'optimizer {show_value(name)}'
+    if constructor is not None:
+        how += f', constructor {show_value(constructor)}'
+    options = [f'{key[len("optim_wrapper."):]}={show_value(value)}'
+               for key, value in sorted(flat.items())
+               if key.startswith('optim_wrapper.') and _is_gc_option(key)
+               and key != 'optim_wrapper.constructor']
+    if options:
+        how += ', ' + ', '.join(options)
+    if not isinstance(name, str):
+        return GCUse(None, 'no optim_wrapper.optimizer.type')
+    defaults = {
+        key: flat[f'optim_wrapper.paramwise_cfg.{key}']
+        for key in GC_OPTIMIZER_OPTIONS
+        if f'optim_wrapper.paramwise_cfg.{key}' in flat
+    }
+    try:
+        applies = _probe_gc(optimizer, constructor, defaults,
+                            _custom_gc_options(flat))
+    except Exception as error:  # noqa: BLE001  (any failure: cannot tell)
+        # KeyError's str() quotes its message; args[0] is the message.
+        text = error.args[0] if error.args and isinstance(
+            error.args[0], str) else repr(error)
+        reason = (text.splitlines() or [repr(error)])[0]
+        return GCUse(None, f'{how}; not buildable here: {reason}')
+    return GCUse(applies, how)
+
+
+def check_gc_sides(baseline: str, baseline_use: GCUse, candidate: str,
+                   candidate_use: GCUse, names_given: bool = False) -> str:
+    """Refuse (ValueError) a pair whose second side is not the only one that
+    applies GC: given in the wrong order, the table would label the GC run
+    "w/o GC" and read every change backwards. Two GC sides pass when
+    ``names_given`` (comparing GC variants under the user's own labels).
+    Returns a note for the table's files."""
+    a, b = baseline_use.applies, candidate_use.applies
+    a_text = f'{baseline} ({baseline_use.how})'
+    b_text = f'{candidate} ({candidate_use.how})'
+    if a is None or b is None:
+        unknown = [text for text, known in ((a_text, a), (b_text, b))
+                   if known is None]
+        verb = 'applies' if len(unknown) == 1 else 'apply'
+        return (f'whether {" and ".join(unknown)} {verb} GC is not known '
+                'here, so the order of the sides is taken as given (baseline '
+                'first, GC second)')
+    if a and not b:
+        raise ValueError(
+            'The sides are in the wrong order: the first argument is the '
+            'baseline (without GC) and the second the GC side, but the first, '
+            f'{a_text}, applies GC and the second, {b_text}, does not. The '
+            'table would label the GC run as the baseline and read every '
+            'change backwards. Swap them: tools/compare.py '
+            f'{candidate} {baseline} ...')
+    if not a and not b:
+        raise ValueError(
+            f'Neither side applies GC: {a_text} and {b_text}. The second '
+            'argument must be the GC twin: a config whose optimizer applies '
+            "GC (SGD_GC, GCAdamW, ...) or that adds it with constructor="
+            "'GCOptimWrapperConstructor'.")
+    if a and b:
+        if not names_given:
+            raise ValueError(
+                f'Both sides apply GC: {a_text} and {b_text}, so the default '
+                'labels ("w/o GC", "w/ GC") would be wrong. To compare two GC '
+                'variants, name the sides with --names, e.g. --names GC GCC; '
+                'to compare GC with a baseline, give the config without GC '
+                'first.')
+        return (f'both sides apply GC: {a_text} and {b_text}; compared under '
+                'the labels given by --names')
+    return (f'{baseline} trains without GC ({baseline_use.how}), {candidate} '
+            f'with GC ({candidate_use.how})')
 
 
 # --------------------------------------------------------------------------
