@@ -4,7 +4,8 @@ Shared by ``tools/compare.py`` (the twin check, which allows a GC twin to
 differ from its baseline only in what decides GC) and ``tools/train.py
 --resume`` (which refuses a resume whose config changes what decides GC).
 Imports nothing from mmgc, mmengine or torch, so both can use it at no
-cost; a test keeps the option names in step with :mod:`mmgc.optim`.
+cost; :mod:`mmgc.optim` and the optim-wrapper constructor take the option
+names from here.
 """
 import json
 from typing import Dict
@@ -15,7 +16,7 @@ __all__ = [
 ]
 
 #: GC options of an optimizer's param groups (mmgc.optim) and of
-#: GCOptimWrapperConstructor's paramwise_cfg.
+#: GCOptimWrapperConstructor's paramwise_cfg: the one definition.
 GC_OPTIMIZER_OPTIONS = ('use_gc', 'gc_conv_only', 'gc_loc')
 GC_PARAMWISE_OPTIONS = GC_OPTIMIZER_OPTIONS + ('gc_module_types',
                                                'gc_exclude_module_types')

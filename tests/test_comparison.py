@@ -764,15 +764,6 @@ train_dataloader = dict(batch_size=32)
         'custom_imports.imports.0']
 
 
-def test_the_gc_option_names_are_mmgcs():
-    from mmgc.engine.optim_wrapper_constructor import GC_PARAMWISE_KEYS
-    from mmgc.optim.gc_group import GC_OPTION_NAMES
-    from mmgc.comparison.configs import (GC_OPTIMIZER_OPTIONS,
-                                         GC_PARAMWISE_OPTIONS)
-    assert GC_OPTIMIZER_OPTIONS == GC_OPTION_NAMES
-    assert GC_PARAMWISE_OPTIONS == GC_PARAMWISE_KEYS
-
-
 OPTIM_WRAPPERS = {
     # mmgc's optimizers apply GC themselves, unless switched off.
     "dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9))": False,

@@ -31,15 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmgc.config_keys import (GC_OPTIMIZER_OPTIONS, flat_config, flatten,
+                              is_gc_option)
+
 #: The record of a compare-trained run, in its folder.
 RUN_RECORD = 'compare_run.json'
-
-#: GC options of an optimizer's param groups (mmgc.optim.gc_group) and of
-#: GCOptimWrapperConstructor's paramwise_cfg; a test keeps them in step with
-#: mmgc.optim, which this module does not import (it would pull in torch).
-GC_OPTIMIZER_OPTIONS = ('use_gc', 'gc_conv_only', 'gc_loc')
-GC_PARAMWISE_OPTIONS = GC_OPTIMIZER_OPTIONS + ('gc_module_types',
-                                               'gc_exclude_module_types')
 
 #: Keys that name a run rather than change its training.
 NAMING_KEYS = ('work_dir', 'experiment_name')
@@ -56,32 +52,6 @@ _GC_PREFIX = re.compile(r'^GC(?=[A-Z])')
 ABSENT = '(absent)'
 #: Shown for a --cfg-options key one of two commands did not give.
 NOT_GIVEN = '(not given)'
-
-
-# --------------------------------------------------------------------------
-# Flattening
-# --------------------------------------------------------------------------
-def flatten(value, prefix=''):
-    """Config as {dotted.key: leaf}, lists indexed, for exact diffs."""
-    if isinstance(value, dict):
-        items = {}
-        for key, inner in value.items():
-            items.update(flatten(inner, f'{prefix}{key}.'))
-        return items
-    if isinstance(value, (list, tuple)):
-        items = {f'{prefix}__len__': len(value)}
-        for index, inner in enumerate(value):
-            items.update(flatten(inner, f'{prefix}{index}.'))
-        return items
-    return {prefix.rstrip('.'): value}
-
-
-def flat_config(cfg) -> Dict[str, object]:
-    """A config (mmengine Config or dict) as JSON-able {dotted.key: leaf}:
-    what a record stores and what is compared. Leaves JSON cannot hold (a
-    class in a new-style config) become their repr."""
-    as_dict = cfg.to_dict() if hasattr(cfg, 'to_dict') else dict(cfg)
-    return json.loads(json.dumps(flatten(as_dict), default=repr))
 
 
 def config_sha256(flat: Dict[str, object]) -> str:
@@ -184,24 +154,6 @@ def gc_base_type(name: str) -> str:
     return _GC_PREFIX.sub('', _GC_SUFFIX.sub('', name))
 
 
-def _is_gc_option(key: str) -> bool:
-    """A key that only switches or places GC (or picks the constructor that
-    reads such keys)."""
-    parts = key.split('.')
-    if parts[:2] == ['optim_wrapper', 'optimizer']:
-        # Also inside a wrapper's inner optimizer (Lookahead).
-        return parts[-1] in GC_OPTIMIZER_OPTIONS
-    if parts[:2] == ['optim_wrapper', 'constructor']:
-        return True
-    if parts[:2] == ['optim_wrapper', 'paramwise_cfg']:
-        if len(parts) > 2 and parts[2] in GC_PARAMWISE_OPTIONS:
-            return True
-        # custom_keys={'head.fc': dict(use_gc=False)}: the name holds dots.
-        return parts[2:3] == ['custom_keys'] and (
-            parts[-1] in GC_OPTIMIZER_OPTIONS)
-    return False
-
-
 def _gc_imports_only(baseline, candidate) -> bool:
     """Both configs import the same modules apart from mmgc's."""
 
@@ -225,7 +177,7 @@ def twin_differences(baseline: Dict[str, object],
     found = []
     skipped = NAMING_KEYS + ('randomness.seed', ) + tuple(ignore)
     for key, a, b in diff_configs(baseline, candidate, skipped):
-        if _is_gc_option(key):
+        if is_gc_option(key):
             continue
         if (key.startswith('optim_wrapper.optimizer.')
                 and key.endswith('.type') and isinstance(a, str)
@@ -350,7 +302,7 @@ def gc_use(flat: Dict[str, object]) -> GCUse:
         how += f', constructor {show_value(constructor)}'
     options = [f'{key[len("optim_wrapper."):]}={show_value(value)}'
                for key, value in sorted(flat.items())
-               if key.startswith('optim_wrapper.') and _is_gc_option(key)
+               if key.startswith('optim_wrapper.') and is_gc_option(key)
                and key != 'optim_wrapper.constructor']
     if options:
         how += ', ' + ', '.join(options)

@@ -26,6 +26,7 @@ from mmengine.registry import (OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
 from torch import nn
 from torch.optim import Optimizer
 
+from mmgc.config_keys import GC_PARAMWISE_OPTIONS
 from mmgc.optim._validation import (GC_OPTION_NAMES, GC_OPTION_RULES,
                                     check_value, reject_unknown_kwargs)
 from mmgc.optim.gc_coverage import (SKIP_GC_OFF, SKIP_ONE_D,
@@ -45,8 +46,7 @@ _MMENGINE_PARAMWISE_KEYS = ('custom_keys', 'bias_lr_mult', 'bias_decay_mult',
                             'flat_decay_mult', 'dcn_offset_lr_mult',
                             'bypass_duplicate')
 #: The GC keys of ``paramwise_cfg`` (mmengine's keys aside).
-GC_PARAMWISE_KEYS = GC_OPTION_NAMES + ('gc_module_types',
-                                        'gc_exclude_module_types')
+GC_PARAMWISE_KEYS = GC_PARAMWISE_OPTIONS
 # Keys mmengine copies from custom_keys into the group besides the
 # optimizer's own.
 _CUSTOM_KEY_EXTRAS = ('lr_mult', 'decay_mult')

@@ -21,6 +21,8 @@ from typing import Callable, Dict, Iterable, Mapping, NamedTuple, Optional
 import torch
 from torch.optim.optimizer import required
 
+from mmgc.config_keys import GC_OPTIMIZER_OPTIONS
+
 __all__ = [
     'Hyper', 'HyperSpec', 'ValidatedGroupsMixin', 'as_number',
     'check_group', 'check_value', 'reject_unknown_kwargs', 'number', 'flag',
@@ -76,7 +78,7 @@ def off(reason: str) -> Hyper:
 #: ``use_gc`` (centralize this group at all), ``gc_conv_only`` (only conv
 #: weights, ``ndim > 3``) and ``gc_loc`` (adaptive optimizers: the gradient
 #: before the moments, or the final update).
-GC_OPTION_NAMES = ('use_gc', 'gc_conv_only', 'gc_loc')
+GC_OPTION_NAMES = GC_OPTIMIZER_OPTIONS
 GC_OPTION_RULES: Dict[str, Hyper] = dict(use_gc=flag(), gc_conv_only=flag(),
                                           gc_loc=Hyper(GC_LOC))
 
