@@ -5,6 +5,7 @@ Usage:
     python tools/compare.py BASELINE_CONFIG GC_CONFIG [--seeds 0 1 2]
         [--work-dir work_dirs/compare] [--cfg-options KEY=VALUE ...]
         [--jobs N] [--gpus N] [--strict-twin] [--out STEM]
+        [--sweep KEY=V1,V2,...]
     # compare finished runs (work dirs written by tools/train.py or by an
     # earlier compare) without training
     python tools/compare.py BASELINE_WORK_DIR GC_WORK_DIR
@@ -43,12 +44,27 @@ written beside them. ``--out STEM`` also writes the table to ``STEM.md``
 seed values, intervals, each run's wall time from its log), for the
 documentation to include.
 
+``--sweep KEY=V1,V2,...`` compares the pair at every value of one config
+key (the paper's weight-decay and learning-rate tables): every value trains
+with the same seeds into ``<work-dir>/<KEY>=<value>/`` (a comparison of its
+own, reused and resumed like any other), and one table shows a row per
+value: both methods' mean ± std, the paired delta, its 95% interval, on how
+many seeds GC did better and the verdict (``sweep.md``, ``sweep.json``,
+``sweep.png``; ``--out STEM`` writes ``STEM.md``, ``STEM.json`` and
+``STEM_sweep.png``). The key must exist in both configs; ``randomness.seed``
+and a key also in ``--cfg-options`` are refused.
+
+Where the runs logged GradientStatsHook's scalars, ``gradients.png`` shows
+them for both methods (the paper's Figure 4; with ``--out``,
+``STEM_gradients.png``).
+
 This file is the command line; the logic is in :mod:`mmgc.comparison`.
 """
 import argparse
 import datetime
 import json
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -59,11 +75,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from mmgc.comparison import (build_table, check_cfg_options,  # noqa: E402
-                             collect_runs, format_differences,
-                             format_duration, format_per_seed, format_table,
-                             log, pair_by_seed, plan_runs, plot_losses,
-                             plot_metrics, plot_paired, run_tasks,
-                             twin_differences, unpaired_seeds)
+                             check_sweep_key, collect_runs, flat_config,
+                             format_differences, format_duration,
+                             format_per_seed, format_sweep, format_table,
+                             load_resolved, log, pair_by_seed, parse_sweep,
+                             plan_runs, plot_gradients, plot_losses,
+                             plot_metrics, plot_paired, plot_sweep,
+                             run_tasks, sweep_table, twin_differences,
+                             unpaired_seeds, value_folder)
 from mmgc.comparison.configs import (check_gc_sides, gc_use,  # noqa: E402
                                      show_value)
 from mmgc.comparison.training import source_config  # noqa: E402
@@ -118,6 +137,12 @@ def parse_args(argv=None):
         'machine) and the numbers to STEM.json (per-seed values, intervals, '
         'run times), for the documentation')
     parser.add_argument(
+        '--sweep', metavar='KEY=V1,V2,...',
+        help='compare the pair at every value of one config key, with the '
+        'same seeds at each (e.g. optim_wrapper.optimizer.weight_decay='
+        '0,1e-4,5e-4): one comparison per value in <work-dir>/<KEY>=<value>/ '
+        'and a table of all values (sweep.md, sweep.json, sweep.png)')
+    parser.add_argument(
         '--python', default=sys.executable,
         help='interpreter for the training processes')
     args = parser.parse_args(argv)
@@ -127,6 +152,8 @@ def parse_args(argv=None):
     args.seeds = list(dict.fromkeys(args.seeds or [0]))
     try:
         check_cfg_options(args.cfg_options)
+        if args.sweep is not None:
+            args.sweep = parse_sweep(args.sweep, args.cfg_options)
     except ValueError as error:
         parser.error(str(error))
     # Two GC sides are compared only under labels the user chose.
@@ -233,8 +260,10 @@ def run_times(pairs, names) -> List[dict]:
 
 
 def write_out(args, header: str, text: str, per_seed: str, data: dict,
-              times: List[dict]) -> None:
-    """STEM.md and STEM.json for the documentation (--out)."""
+              times: List[dict], title: Optional[str] = None,
+              figures: Optional[dict] = None) -> None:
+    """STEM.md and STEM.json for the documentation (--out), and the figures
+    a page shows beside them (STEM_<name>.png)."""
     known = [t['wall_seconds'] for t in times if t['wall_seconds']]
     timing = ''
     if known:
@@ -245,36 +274,46 @@ def write_out(args, header: str, text: str, per_seed: str, data: dict,
                   f'{args.jobs} run(s) trained at a time.')
     write_result_files(
         args.out,
-        title=(f'{args.names[0]} vs {args.names[1]}: '
-               f'{Path(args.baseline).stem} and {Path(args.candidate).stem}, '
-               f'{len(data["seeds"])} seed(s)'),
+        title=title or (f'{args.names[0]} vs {args.names[1]}: '
+                        f'{Path(args.baseline).stem} and '
+                        f'{Path(args.candidate).stem}, '
+                        f'{len(data["seeds"])} seed(s)'),
         table='\n\n'.join(filter(None, [header, text, per_seed])),
         data=dict(data, run_times=times), note=timing)
-    log(f'result files for the documentation: {args.out}.md and '
-        f'{args.out}.json')
+    written = [f'{args.out}.md', f'{args.out}.json']
+    for name, figure in (figures or {}).items():
+        target = Path(f'{args.out}_{name}.png')
+        shutil.copyfile(figure, target)
+        written.append(str(target))
+    log(f'result files for the documentation: {", ".join(written)}')
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    start = time.monotonic()
-    out_dir = Path(args.work_dir)
-    sources = (args.baseline, args.candidate)
-    if args.baseline == args.candidate:
-        raise ValueError('The baseline and the GC side are the same: '
-                         f'{args.baseline}.')
+def prepare(args, cfg_options, work_dir) -> dict:
+    """Plan one comparison's runs and check the pair (order of the GC
+    sides, twin), refusing before anything trains."""
     try:
-        tasks = plan_runs(sources, args.names, args.seeds, args.work_dir,
-                          args.cfg_options, gpus=args.gpus)
+        tasks = plan_runs((args.baseline, args.candidate), args.names,
+                          args.seeds, work_dir, cfg_options, gpus=args.gpus)
     except ValueError as error:
         refuse(str(error))
-    sides = [source_config(source, tasks) for source in sources]
-    gc_sides = check_gc_order(args, *sides)
-    twin = check_twin(args, *sides)
+    sides = [source_config(source, tasks)
+             for source in (args.baseline, args.candidate)]
+    return dict(tasks=tasks, cfg_options=list(cfg_options),
+                work_dir=Path(work_dir),
+                gc_sides=check_gc_order(args, *sides),
+                twin=check_twin(args, *sides))
+
+
+def train_and_tabulate(args, plan: dict) -> dict:
+    """Train (or reuse) the planned runs, then print the table and write
+    it, its numbers and the plots into the comparison's work dir."""
+    out_dir, tasks, twin = plan['work_dir'], plan['tasks'], plan['twin']
+    gc_sides = plan['gc_sides']
     out_dir.mkdir(parents=True, exist_ok=True)
     if tasks:
         log(f'{len(tasks)} training run(s) to do or reuse, seeds '
             f'{args.seeds}, results in {out_dir}')
-    durations = run_tasks(tasks, args.cfg_options, jobs=args.jobs,
+    durations = run_tasks(tasks, plan['cfg_options'], jobs=args.jobs,
                           gpus=args.gpus, python=args.python,
                           train_script=TRAIN_SCRIPT)
     baseline = collect_runs(args.baseline, tasks)
@@ -297,7 +336,9 @@ def main(argv=None):
     text = format_table(table)
     header = (f'{args.names[0]}: {args.baseline}\n'
               f'{args.names[1]}: {args.candidate}\n'
-              f'seeds: {table["seeds"]}, final epoch: {sorted(epochs)}; '
+              + (f'sweep value: {plan["sweep_value"]}\n'
+                 if plan.get('sweep_value') else '')
+              + f'seeds: {table["seeds"]}, final epoch: {sorted(epochs)}; '
               'mean±std over seeds, delta paired by seed\n'
               f'pairs: {table["pairing"]["note"]}\n'
               + ('twin: ' if not twin['differences'] else 'WARNING, twin: ')
@@ -310,29 +351,115 @@ def main(argv=None):
     if per_seed:
         print(per_seed + '\n')
 
-    loss_png = out_dir / 'loss_curves.png'
-    metrics_png = out_dir / 'metrics_per_epoch.png'
-    paired_png = out_dir / 'paired_seeds.png'
-    plot_losses(pairs, args.names, loss_png)
-    plot_metrics(pairs, args.names, table, metrics_png)
-    plot_paired(table, paired_png)
+    plots = dict(loss=out_dir / 'loss_curves.png',
+                 metrics=out_dir / 'metrics_per_epoch.png',
+                 paired=out_dir / 'paired_seeds.png')
+    plot_losses(pairs, args.names, plots['loss'])
+    plot_metrics(pairs, args.names, table, plots['metrics'])
+    plot_paired(table, plots['paired'])
+    if plot_gradients(pairs, args.names, out_dir / 'gradients.png'):
+        plots['gradients'] = out_dir / 'gradients.png'
     (out_dir / 'comparison.md').write_text(
         header.replace('\n', '  \n') + '\n\n' +
         format_table(table, markdown=True) + '\n')
     data = dict(table, baseline=args.baseline, candidate=args.candidate,
-                cfg_options=args.cfg_options, twin_check=twin,
+                cfg_options=plan['cfg_options'], twin_check=twin,
                 gc_sides=gc_sides,
                 train_seconds=[
                     dict(name=n, seed=s, seconds=round(t, 1))
                     for n, s, t in durations
                 ])
     (out_dir / 'comparison.json').write_text(json.dumps(data, indent=2))
-    if args.out:
-        write_out(args, header, text, per_seed, data,
-                  run_times(pairs, args.names))
     log(f'table: {out_dir / "comparison.md"} (numbers: '
         f'{out_dir / "comparison.json"})')
-    log(f'plots: {loss_png}, {metrics_png} and {paired_png}')
+    log('plots: ' + ', '.join(str(path) for path in plots.values()))
+    return dict(table=table, header=header, text=text, per_seed=per_seed,
+                data=data, pairs=pairs, plots=plots)
+
+
+def run_sweep(args) -> None:
+    """The pair at every value of ``--sweep KEY=V1,V2,...``: one comparison
+    per value in ``<work-dir>/<KEY>=<value>/``, then the sweep's table."""
+    key, texts, values = args.sweep
+    for source in (args.baseline, args.candidate):
+        if Path(source).suffix != '.py':
+            refuse(f'--sweep trains the pair at every value, so it takes the '
+                   f'two configs (.py), not {source}.')
+    try:
+        check_sweep_key(key, values, [
+            flat_config(load_resolved(Path(source), args.cfg_options))
+            for source in (args.baseline, args.candidate)
+        ])
+    except ValueError as error:
+        refuse(str(error))
+    out_dir = Path(args.work_dir)
+    # Every value planned and checked before the first run trains.
+    plans = [
+        dict(prepare(args, args.cfg_options + [f'{key}={text}'],
+                     out_dir / value_folder(key, text)),
+             sweep_value=f'{key}={text}') for text in texts
+    ]
+    results = []
+    for text, plan in zip(texts, plans):
+        log(f'sweep: {key}={text}')
+        results.append(train_and_tabulate(args, plan))
+    try:
+        sweep = sweep_table(key, texts, values,
+                            [r['table'] for r in results],
+                            args.metrics[0] if args.metrics else None)
+    except KeyError as error:
+        refuse(str(error))
+    text = format_sweep(sweep)
+    header = (f'{args.names[0]}: {args.baseline}\n'
+              f'{args.names[1]}: {args.candidate}\n'
+              + (f'cfg-options: {" ".join(args.cfg_options)}\n'
+                 if args.cfg_options else '')
+              + f'sweep: {key} = {", ".join(texts)}; the same seeds '
+              f'{args.seeds} at every value (same initial weights and data '
+              'order)\n'
+              f'twin: {plans[0]["twin"]["note"]}')
+    print(f'\n{header}\n\n{text}\n')
+    plot_file = out_dir / 'sweep.png'
+    plot_sweep(sweep, plot_file)
+    (out_dir / 'sweep.md').write_text(
+        header.replace('\n', '  \n') + '\n\n' +
+        format_sweep(sweep, markdown=True) + '\n')
+    data = dict(sweep, baseline=args.baseline, candidate=args.candidate,
+                cfg_options=args.cfg_options, seeds=args.seeds,
+                twin_check=plans[0]['twin'], gc_sides=plans[0]['gc_sides'],
+                values=[dict(value=t, comparison=str(p['work_dir']))
+                        for t, p in zip(texts, plans)])
+    (out_dir / 'sweep.json').write_text(json.dumps(data, indent=2))
+    log(f'sweep table: {out_dir / "sweep.md"} (numbers: '
+        f'{out_dir / "sweep.json"}); plot: {plot_file}')
+    if args.out:
+        times = [t for r in results
+                 for t in run_times(r['pairs'], args.names)]
+        write_out(args, header, text, '', data, times,
+                  title=(f'{args.names[0]} vs {args.names[1]} at each '
+                         f'{key}: {Path(args.baseline).stem} and '
+                         f'{Path(args.candidate).stem}, '
+                         f'{len(args.seeds)} seed(s) per value'),
+                  figures=dict(sweep=plot_file))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.monotonic()
+    if args.baseline == args.candidate:
+        raise ValueError('The baseline and the GC side are the same: '
+                         f'{args.baseline}.')
+    if args.sweep:
+        run_sweep(args)
+    else:
+        result = train_and_tabulate(
+            args, prepare(args, args.cfg_options, args.work_dir))
+        if args.out:
+            write_out(args, result['header'], result['text'],
+                      result['per_seed'], result['data'],
+                      run_times(result['pairs'], args.names),
+                      figures={k: v for k, v in result['plots'].items()
+                               if k == 'gradients'})
     log(f'total wall time {format_duration(time.monotonic() - start)}')
 
 

@@ -161,3 +161,101 @@ def plot_paired(table: dict, out_file: Path) -> None:
     figure.tight_layout()
     figure.savefig(out_file, dpi=110)
     plt.close(figure)
+
+
+def plot_sweep(sweep: dict, out_file: Path) -> None:
+    """The shown metric against the swept value, both methods: each seed's
+    run as a point, the mean as a line, and beneath it the paired delta with
+    its 95% interval as a bar (none where no interval could be estimated)."""
+    plt = _pyplot()
+    rows, names, metric = sweep['rows'], sweep['names'], sweep['metric']
+    positions = list(range(len(rows)))
+    figure, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6.4, 6.2), sharex=True,
+        gridspec_kw=dict(height_ratios=[3, 2]))
+    for side, (name, colour) in enumerate(zip(names, COLOURS)):
+        means = []
+        for x, row in zip(positions, rows):
+            values = [v for v in row['baseline' if side == 0 else
+                                     'candidate'] if v is not None]
+            # Side by side, so that the two methods' points do not overlap.
+            top.scatter([x + (side - 0.5) * 0.12] * len(values), values,
+                        color=colour, alpha=0.55, s=18, zorder=2)
+            means.append(sum(values) / len(values) if values else None)
+        top.plot(positions, means, color=colour, marker='o', label=name,
+                 zorder=3)
+    top.set_ylabel(f'{metric["title"]} {metric["name"]}')
+    top.legend(fontsize=8)
+    top.grid(alpha=0.3)
+    for x, row in zip(positions, rows):
+        stats = row['paired']
+        if stats.get('mean') is None:
+            continue
+        if stats.get('ci95'):
+            lo, hi = stats['ci95']
+            bottom.errorbar([x], [stats['mean']],
+                            yerr=[[stats['mean'] - lo], [hi - stats['mean']]],
+                            fmt='o', color='black', capsize=4)
+        else:
+            bottom.plot([x], [stats['mean']], 'o', color='black')
+        deltas = [d for d in row['delta'] if d is not None]
+        bottom.scatter([x + 0.12] * len(deltas), deltas, color='0.5', s=12)
+    bottom.axhline(0, color='0.4', linewidth=1)
+    bottom.set_ylabel(f'delta ({names[1]} - {names[0]})')
+    bottom.set_xticks(positions)
+    bottom.set_xticklabels([row['text'] for row in rows])
+    bottom.set_xlabel(sweep['key'])
+    bottom.grid(alpha=0.3)
+    figure.suptitle('Mean over seeds (line), each seed (points); below: the '
+                    'paired delta and its 95% interval', fontsize=9)
+    figure.tight_layout()
+    figure.savefig(out_file, dpi=110)
+    plt.close(figure)
+
+
+def gradient_keys(pairs: Sequence[Tuple[Run, Run]]) -> List[str]:
+    """The GradientStatsHook scalars every run of the comparison logged."""
+    runs = [r for pair in pairs for r in pair]
+    logged = [{k for entry in r.gradients.values() for k in entry
+               if k.startswith(('grad_max/', 'grad_l2/'))} for r in runs]
+    return sorted(set.intersection(*logged)) if logged else []
+
+
+def plot_gradients(pairs: Sequence[Tuple[Run, Run]], names: Sequence[str],
+                   out_file: Path) -> bool:
+    """The paper's Figure 4: per layer the largest absolute value and the L2
+    norm of the gradient the update used, over training, baseline against
+    GC, one line per seed. False (and no file) when the runs did not log
+    them (GradientStatsHook)."""
+    keys = gradient_keys(pairs)
+    if not keys:
+        return False
+    plt = _pyplot()
+    layers = sorted({k.split('/', 1)[1] for k in keys})
+    figure, axes = plt.subplots(len(layers), 2,
+                                figsize=(9.6, 3.2 * len(layers)),
+                                squeeze=False)
+    for row, layer in enumerate(layers):
+        for col, kind in enumerate(('grad_max', 'grad_l2')):
+            axis, key = axes[row][col], f'{kind}/{layer}'
+            for pair in pairs:
+                for run, colour, name in zip(pair, COLOURS, names):
+                    steps = sorted(s for s, e in run.gradients.items()
+                                   if key in e)
+                    axis.plot(steps, [run.gradients[s][key] for s in steps],
+                              color=colour, alpha=0.7, linewidth=1,
+                              label=name if run is pairs[0][0]
+                              or run is pairs[0][1] else None)
+            axis.set_title(f'{layer}: '
+                           f'{"max |g|" if kind == "grad_max" else "||g||_2"}',
+                           fontsize=9)
+            axis.set_xlabel('iteration')
+            axis.set_yscale('log')
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=8)
+    figure.suptitle('Gradient the update used (after GC in the GC run), one '
+                    'line per seed', fontsize=10)
+    figure.tight_layout()
+    figure.savefig(out_file, dpi=110)
+    plt.close(figure)
+    return True

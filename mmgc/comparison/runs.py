@@ -48,6 +48,8 @@ METRIC_SETS = OrderedDict([
 ])
 # The paper reports ImageNet top-1 error; it is derived from the accuracy.
 DERIVED_ERRORS = {'accuracy/top1': 'error/top1', 'accuracy/top5': 'error/top5'}
+#: Scalars of the gradient hooks (mmgc.engine.hooks), logged per iteration.
+GRADIENT_PREFIXES = ('grad_max/', 'grad_l2/', 'gc/')
 TIMESTAMP_DIR = re.compile(r'^\d{8}_\d{6}$')
 SEED_DIR = re.compile(r'seed_(\d+)')
 
@@ -59,6 +61,8 @@ class Run:
     seed: Optional[int]
     train: Dict[int, dict] = field(default_factory=dict)  # iteration -> log
     val: Dict[int, dict] = field(default_factory=dict)  # epoch -> metrics
+    # iteration -> gradient statistics (GradientStatsHook, GCStatsHook)
+    gradients: Dict[int, dict] = field(default_factory=dict)
     # The seed the run's own config says it was trained with (None when
     # the folder holds no record or dumped config).
     recorded_seed: Optional[int] = None
@@ -109,6 +113,9 @@ def read_run(run_dir: Union[str, Path]) -> Run:
                 # A resumed session repeats no steps, but if it does, the
                 # later session wins.
                 run.train[step] = entry
+            elif any(key.startswith(GRADIENT_PREFIXES) for key in entry):
+                # Logged by iteration, not by epoch: no validation metrics.
+                run.gradients[step] = entry
             elif any('/' in key for key in entry):
                 metrics = {
                     key: value
