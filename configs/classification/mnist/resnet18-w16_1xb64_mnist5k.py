@@ -14,3 +14,13 @@ _base_ = [
     '../_base_/toy_cls_runtime.py',
     '../_base_/models/resnet18-w16_cifar.py',
 ]
+
+# The paper's Figure 4 on digits: the largest absolute value and the L2 norm
+# of the gradient of the first conv and the last fc layer (after GC in the GC
+# run), every 8 iterations; tools/compare.py plots both runs' curves. The
+# runtime's hooks are listed again: a list in a config replaces its base's.
+custom_hooks = [
+    dict(type='RandomStateHook'),
+    dict(type='OptimizerConsistencyHook'),
+    dict(type='GradientStatsHook', interval=8),
+]
