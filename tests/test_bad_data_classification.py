@@ -1,18 +1,18 @@
 """Classification labels the model has no class for stop the tools before
 anything is built, naming the file or folder, the label and the config key
 to change (cross entropy would otherwise stop mid-training with "Target 12
-is out of bounds")."""
-import os
+is out of bounds"); so do image files that cannot be read (cv2 would stop
+mid-training without naming the file)."""
+import importlib.util
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from mmengine.config import Config
 
 from mmgc.datasets import (ToyClsSettings, check_classification_labels,
-                           check_dataset_files)
+                           check_dataset_files, generate_toy_cls)
+from mmgc.datasets.cls_checks import listed_images
 
 pytestmark = [pytest.mark.classification]
 
@@ -31,6 +31,30 @@ def data(toy_root, tmp_path):
     return root
 
 
+@pytest.fixture(scope='module')
+def train_tool():
+    """tools/train.py, loaded in this process: a refused run costs no
+    interpreter start nor imports."""
+    spec = importlib.util.spec_from_file_location(
+        'mmgc_tool_train', REPO_ROOT / 'tools' / 'train.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def refused(train_tool, data, tmp_path) -> str:
+    """The message tools/train.py stops with, on the toy config reading
+    ``data``, before building anything."""
+    work_dir = tmp_path / 'work'
+    with pytest.raises(ValueError) as raised:
+        train_tool.main([
+            str(TOY_CONFIG), '--work-dir', str(work_dir), '--cfg-options',
+            f'train_dataloader.dataset.data_root={data}',
+            f'val_dataloader.dataset.data_root={data}'])
+    assert not work_dir.exists()  # stopped before the Runner
+    return str(raised.value)
+
+
 def relabel_line(ann_file: Path, number: int, label: int) -> str:
     lines = ann_file.read_text().splitlines()
     path, _ = lines[number - 1].rsplit(' ', 1)
@@ -39,20 +63,10 @@ def relabel_line(ann_file: Path, number: int, label: int) -> str:
     return lines[number - 1]
 
 
-def test_label_beyond_the_head_stops_training(data, tmp_path):
+def test_label_beyond_the_head_stops_training(data, train_tool, tmp_path):
     ann_file = data / 'meta' / 'train.txt'
     line = relabel_line(ann_file, 7, 12)
-    work_dir = tmp_path / 'work'
-    result = subprocess.run(
-        [sys.executable, 'tools/train.py', str(TOY_CONFIG), '--work-dir',
-         str(work_dir), '--cfg-options',
-         f'train_dataloader.dataset.data_root={data}',
-         f'val_dataloader.dataset.data_root={data}',
-         'train_dataloader.batch_size=20', 'train_cfg.max_epochs=1'],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, OMP_NUM_THREADS='1'))
-    assert result.returncode != 0, 'training ran with label 12'
-    message = result.stderr
+    message = refused(train_tool, data, tmp_path)
     assert 'out of bounds' not in message
     assert (f'Annotation file {ann_file} line 7 ({line!r}) has label 12, but '
             'model.head.num_classes is 10: labels must be 0 to 9.') in message
@@ -62,7 +76,6 @@ def test_label_beyond_the_head_stops_training(data, tmp_path):
             ) in message
     assert (f'python tools/generate_toy_cls.py --out-dir {data} --num-train '
             '2 --num-val 1 --overwrite') in message
-    assert not work_dir.exists()  # stopped before the Runner
 
 
 def test_label_that_is_not_a_number(data):
@@ -142,3 +155,47 @@ def test_good_toy_data_passes(toy_root):
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = str(toy_root)
     check_dataset_files(cfg, splits=('train', 'val', 'test'))
+
+
+def test_empty_image_stops_training(data, train_tool, tmp_path):
+    image = data / 'val' / 'star' / (
+        (data / 'meta' / 'val.txt').read_text().split('star/')[1].split()[0])
+    image.write_bytes(b'')
+    message = refused(train_tool, data, tmp_path)
+    assert (f'1 of the 10 image files that val_dataloader.dataset '
+            f'(annotation file {data}/meta/val.txt) lists cannot be read'
+            ) in message
+    assert f'1 is empty (0 bytes): {image}' in message
+    assert (f'python tools/generate_toy_cls.py --out-dir {data} --num-train '
+            '2 --num-val 1 --overwrite') in message
+
+    # Following the advice repairs the dataset.
+    generate_toy_cls(data, TOY_DATA, overwrite=True)
+    check_dataset_files(folder_config(data / 'train'), splits=('train', ))
+
+
+def test_damaged_image_in_class_folders(data, tmp_path):
+    """CustomDataset reads the image files of each class folder; they are
+    the ones checked (a file it does not read is not)."""
+    from mmpretrain.registry import DATASETS
+    train = tmp_path / 'folders'
+    shutil.copytree(data / 'train', train)
+    damaged = sorted((train / 'ellipse').iterdir())[1]
+    damaged.write_bytes(b'not a PNG')
+    (train / 'ellipse' / 'notes.txt').write_bytes(b'')  # not an image
+    cfg = folder_config(train)
+
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    assert [dataset.get_data_info(i)['img_path']
+            for i in range(len(dataset))] == listed_images(
+                cfg.train_dataloader.dataset)[0]
+
+    with pytest.raises(ValueError) as error:
+        check_dataset_files(cfg, splits=('train', ))
+    message = str(error.value)
+    assert (f'1 of the 20 image files that train_dataloader.dataset (class '
+            f'folders in {train}) lists cannot be read') in message
+    assert ('1 cannot be decoded as an image (damaged, cut off or not an '
+            f'image): {damaged}\n') in message
+    assert 'notes.txt' not in message
+    assert 'or remove them from the class folders' in message

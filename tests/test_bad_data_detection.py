@@ -1,11 +1,15 @@
-"""Bad COCO annotation files stop the tools before anything is built, with
-the file, what is wrong and how to get a good one; annotations mmdet would
-drop are never dropped without a word.
+"""Bad COCO annotation files, unreadable images and heads with another
+number of classes than the data stop the tools before anything is built,
+with the file (or config key), what is wrong and how to fix it; annotations
+mmdet would drop are never dropped without a word.
 
 The tool runs (tools/train.py, tools/test.py) fail within seconds: the
-check runs before the Runner. The other cases call the check the tools run
-(``check_dataset_files``) on the real toy config.
+check runs before the Runner. Two run the tools as commands; the others
+run tools/train.py in this process, as test_checkpoint_files.py does,
+which saves an interpreter start and the imports. The other cases call the
+check the tools run (``check_dataset_files``) on the real toy config.
 """
+import importlib.util
 import json
 import logging
 import shutil
@@ -15,9 +19,10 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
-from _det_utils import (PYTHON, TOY_FASTER, data_root_options, run_tool,
-                        tiny_schedule_options)
-from mmgc.datasets import ToyCocoSettings, check_dataset_files
+from _det_utils import (PYTHON, REPO_ROOT, TOY_FASTER, TOY_MASK,
+                        data_root_options, run_tool, tiny_schedule_options)
+from mmgc.datasets import (ToyCocoSettings, check_dataset_files,
+                           generate_toy_coco)
 
 pytestmark = [pytest.mark.detection]
 
@@ -61,6 +66,29 @@ def toy_config(root, **train_dataset):
     return cfg
 
 
+@pytest.fixture(scope='module')
+def train_tool():
+    """tools/train.py, loaded in this process: a refused run costs no
+    interpreter start nor imports."""
+    spec = importlib.util.spec_from_file_location(
+        'mmgc_tool_train', REPO_ROOT / 'tools' / 'train.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def refused(train_tool, root, tmp_path, *options, config=TOY_FASTER,
+            error=ValueError) -> str:
+    """The message tools/train.py stops with before building anything."""
+    with pytest.raises(error) as raised:
+        train_tool.main([
+            str(config), '--work-dir', str(tmp_path / 'work'),
+            '--cfg-options', *data_root_options(root), *options
+        ])
+    assert not (tmp_path / 'work').exists()  # stopped before the Runner
+    return str(raised.value)
+
+
 def train(root, tmp_path):
     return run_tool([
         PYTHON, 'tools/train.py', TOY_FASTER, '--work-dir', tmp_path / 'work',
@@ -69,7 +97,7 @@ def train(root, tmp_path):
     ], check=False)
 
 
-def test_undeclared_category_ids_stop_training(data, tmp_path):
+def test_undeclared_category_ids_stop_training(data, train_tool, tmp_path):
     """mmdet drops annotations whose category_id the file does not declare
     and trains on the rest; here the run stops and says how many."""
     moved = {}
@@ -83,9 +111,7 @@ def test_undeclared_category_ids_stop_training(data, tmp_path):
         moved['total'] = len(content['annotations'])
 
     edit_json(train_json(data), undeclare)
-    result = train(data, tmp_path)
-    assert result.returncode != 0, 'training ran on the broken file'
-    message = result.stderr
+    message = refused(train_tool, data, tmp_path)
     assert str(train_json(data)) in message
     assert (f'{moved[7] + moved[9]} of {moved["total"]} annotations have a '
             'category_id that its categories do not declare') in message
@@ -94,7 +120,6 @@ def test_undeclared_category_ids_stop_training(data, tmp_path):
     assert 'Declared: 1 (rectangle), 2 (ellipse), 3 (triangle), 4 (star)' \
         in message
     assert REGENERATE.format(root=data) in message
-    assert not (tmp_path / 'work').exists()  # stopped before the Runner
 
 
 def test_truncated_file_stops_training_and_the_advice_repairs_it(
@@ -232,6 +257,7 @@ def test_subset_of_the_classes_is_a_warning_with_the_count(data, tmp_path):
                           log_level=logging.INFO)  # now the current logger
     cfg = toy_config(
         data, metainfo=dict(classes=('rectangle', 'ellipse', 'triangle')))
+    cfg.model.roi_head.bbox_head.num_classes = 3  # a head for those three
     check_dataset_files(cfg, splits=('train', ))
     log = log_file.read_text()
     assert 'WARNING' in log
@@ -252,3 +278,109 @@ def test_filter_that_keeps_no_training_image(data):
 def test_good_toy_data_passes(toy_root):
     check_dataset_files(toy_config(toy_root),
                         splits=('train', 'val', 'test'))
+
+
+def test_boxes_mmdet_drops_are_counted_and_named(data, tmp_path):
+    """mmdet drops boxes outside their image and boxes without size, and
+    trains on the rest; the check warns with their count and ids, which
+    are the ones mmdet drops."""
+
+    def damage(content):
+        annotations = content['annotations']
+        annotations[2]['bbox'] = [300, 10, 20, 20]  # right of a 128 image
+        annotations[4]['bbox'] = [-40, 5, 30, 30]  # left of it
+        annotations[6]['bbox'][2] = 0  # zero width
+        annotations[8]['bbox'][3] = -5  # negative height
+        annotations[9]['area'] = 0
+
+    edit_json(train_json(data), damage)
+    total = len(json.loads(train_json(data).read_text())['annotations'])
+    log_file = tmp_path / 'check.log'
+    MMLogger.get_instance('bad_data_boxes', log_file=str(log_file),
+                          log_level=logging.INFO)  # now the current logger
+    cfg = toy_config(data)
+    check_dataset_files(cfg, splits=('train', ))
+    log = log_file.read_text()
+    assert 'WARNING' in log
+    assert (f'train_dataloader.dataset: mmdet drops 5 of the {total} '
+            'annotations of the classes rectangle, ellipse, triangle, star '
+            f'in {train_json(data)}, so they are not trained on: 2 lie '
+            'outside their image (no overlap with its width x height; ids '
+            '3, 5); 3 have a box of zero or negative size (width or height '
+            'under 1 pixel, or area <= 0; ids 7, 9, 10)') in log
+
+    # What mmdet's CocoDataset keeps: all but those five.
+    import mmdet.datasets  # noqa: F401  (registers the datasets)
+    from mmdet.registry import DATASETS
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, pipeline=[]))
+    assert sum(len(dataset.get_data_info(i)['instances'])
+               for i in range(len(dataset))) == total - 5
+
+
+def test_data_whose_every_box_mmdet_drops_stops_training(
+        data, train_tool, tmp_path):
+    edit_json(train_json(data), lambda c: [
+        a['bbox'].__setitem__(2, 0.5) for a in c['annotations']])
+    total = len(json.loads(train_json(data).read_text())['annotations'])
+    message = refused(train_tool, data, tmp_path)
+    assert (f'train_dataloader.dataset: mmdet would drop all {total} of the '
+            f'{total} annotations of the classes rectangle, ellipse, '
+            f'triangle, star in {train_json(data)}, leaving no box to train '
+            f'on: {total} have a box of zero or negative size') in message
+    assert 'Correct their bbox' in message
+
+
+def test_unreadable_images_stop_training(data, train_tool, tmp_path):
+    """cv2 would fail on the first of them mid-training, without naming
+    the file."""
+    images = data / 'train2017'
+    (images / '000003.png').write_bytes(b'')
+    cut_off = images / '000005.png'
+    cut_off.write_bytes(cut_off.read_bytes()[:100])
+    (images / '000011.png').unlink()
+    message = refused(train_tool, data, tmp_path)
+    assert ('3 of the 16 image files that train_dataloader.dataset '
+            f'(annotation file {train_json(data)}) lists cannot be read'
+            ) in message
+    assert ('  - 1 does not exist (as a file): '
+            f'{images / "000011.png"}\n'
+            f'  - 1 is empty (0 bytes): {images / "000003.png"}\n'
+            '  - 1 cannot be decoded as an image (damaged, cut off or not an '
+            f'image): {cut_off}\n') in message
+    assert REGENERATE.format(root=data) in message
+
+    # Following the advice repairs the dataset.
+    generate_toy_coco(data, TOY_DATA, overwrite=True)
+    check_dataset_files(toy_config(data), splits=('train', 'val'))
+
+
+@pytest.mark.parametrize('config, options, expected', [
+    (TOY_FASTER, ['model.roi_head.bbox_head.num_classes=3'],
+     ['model.roi_head.bbox_head.num_classes is 3, but '
+      'train_dataloader.dataset has 4 classes (metainfo.classes: rectangle, '
+      'ellipse, triangle, star)',
+      'the classes beyond them learnt as background',
+      '--cfg-options model.roi_head.bbox_head.num_classes=4)']),
+    (TOY_FASTER, ['train_dataloader.dataset.metainfo.classes='
+                  '(rectangle,ellipse,triangle)',
+                  'val_dataloader.dataset.metainfo.classes='
+                  '(rectangle,ellipse,triangle)'],
+     ['model.roi_head.bbox_head.num_classes is 4, but '
+      'train_dataloader.dataset has 3 classes (metainfo.classes: rectangle, '
+      'ellipse, triangle)',
+      'an IndexError inside CocoMetric',
+      'set metainfo=dict(classes=(...)) of every dataloader dataset to the '
+      '4 class names they are for']),
+    (TOY_MASK, ['model.roi_head.mask_head.num_classes=5'],
+     ['model.roi_head.mask_head.num_classes is 5, but '
+      'train_dataloader.dataset has 4 classes',
+      '--cfg-options model.roi_head.bbox_head.num_classes=4 '
+      'model.roi_head.mask_head.num_classes=4)']),
+], ids=['head-smaller', 'fewer-class-names', 'mask-head-larger'])
+def test_head_classes_other_than_the_datas_stop_training(
+        toy_root, train_tool, tmp_path, config, options, expected):
+    message = refused(train_tool, toy_root, tmp_path, *options,
+                      config=config)
+    for text in expected:
+        assert text in message, message
+    assert 'rpn_head' not in message  # the RPN's 1 is not a class count

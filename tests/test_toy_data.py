@@ -1,12 +1,18 @@
 """The rule the toy generators (COCO, classification, ReID) follow for an
 output folder that already holds something: reuse the same dataset, refuse
-other data unless told to overwrite, then replace it."""
+other data unless told to overwrite, then replace it; an output folder that
+is a file is an error naming it."""
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from mmgc.datasets import (ToyClsSettings, ToyCocoSettings, generate_toy_cls,
                            generate_toy_coco)
 
 pytestmark = [pytest.mark.tools, pytest.mark.fast]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def generate_toy_reid(out_dir, arguments, **options):
@@ -72,3 +78,31 @@ def test_output_folder_is_reused_refused_or_replaced(kind, tmp_path):
     with pytest.raises(FileExistsError,
                        match=f'is not a toy .*folder.*{tool} --overwrite'):
         generate(stranger, settings)
+
+
+def run_tool_main(tool: str, argv) -> str:
+    """Run ``tools/<tool>.py`` with ``argv`` in this process; the message it
+    exits with (SystemExit, as from the command line: no traceback)."""
+    spec = importlib.util.spec_from_file_location(
+        f'mmgc_tool_{tool}', REPO_ROOT / 'tools' / f'{tool}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit) as exited:
+        module.main(argv)
+    return str(exited.value.code)
+
+
+@pytest.mark.parametrize('tool, tag', [
+    ('generate_toy_data', 'toy_coco'), ('generate_toy_cls', 'toy_cls'),
+    pytest.param('generate_toy_reid', 'toy_reid', marks=pytest.mark.reid)])
+def test_output_folder_that_is_a_file_is_named(tool, tag, tmp_path):
+    taken = tmp_path / 'taken'
+    taken.write_text('kept')
+    message = run_tool_main(tool, ['--out-dir', str(taken), '--overwrite'])
+    assert message.startswith(f'[{tag}] error: Output folder {taken} is an '
+                              'existing file, not a folder.'), message
+    assert f'--out-dir of tools/{tool}.py' in message
+    message = run_tool_main(tool, ['--out-dir', str(taken / 'sub')])
+    assert (f'Output folder {taken / "sub"} cannot be created: {taken} is an '
+            'existing file') in message
+    assert taken.read_text() == 'kept'

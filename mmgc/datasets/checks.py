@@ -7,7 +7,9 @@ annotation file as a JSONDecodeError without its name, or not at all (mmdet
 drops annotations it cannot place). Here the error names every missing path
 or broken file and says how to get the data: the command that writes the
 built-in toy dataset, or where COCO must be. The content checks of each kind
-of data live beside this module: :mod:`.coco_checks` (detection),
+of data live beside this module: :mod:`.coco_checks` (detection annotation
+files), :mod:`.head_checks` (detection heads against the dataset's
+classes), :mod:`.image_checks` (every image file a dataset lists),
 :mod:`.cls_checks` (classification) and :mod:`mmgc.reid.data_checks`
 (person re-identification).
 """
@@ -17,9 +19,12 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
 
 from .cls_checks import (check_classification_files,
+                         check_classification_images,
                          check_classification_labels,
                          is_classification_config)
 from .coco_checks import check_coco_classes, check_coco_file, read_json_file
+from .head_checks import check_head_classes
+from .image_checks import check_image_files
 from .toy_common import rewrite_command
 
 TOY_DATA_COMMAND = 'python tools/generate_toy_data.py'
@@ -134,8 +139,10 @@ def _reads_market1501(cfg, splits: Iterable[str]) -> bool:
 def check_dataset_files(cfg, splits: Iterable[str] = ('train', 'val')):
     """Raise, saying how to get good data, if any file or folder the config
     reads for ``splits`` is missing (FileNotFoundError) or cannot be used as
-    it is (ValueError: a broken annotation file, labels beyond the model's
-    classes, too few identities for the ReID batches)."""
+    it is (ValueError: a broken annotation file, an empty or damaged image
+    file, labels beyond the model's classes, a detection head whose
+    num_classes is not the dataset's number of classes, too few identities
+    for the ReID batches)."""
     splits = tuple(splits)
     for split in splits:
         if split not in _SPLIT_KEYS:
@@ -144,6 +151,7 @@ def check_dataset_files(cfg, splits: Iterable[str] = ('train', 'val')):
     if is_classification_config(cfg):  # mmpretrain datasets name no files
         check_classification_files(cfg, splits)
         check_classification_labels(cfg, splits)
+        check_classification_images(cfg, splits)
         return
     if _reads_market1501(cfg, splits):
         # Imported here: mmgc.reid needs mmdet >= 3.1, which ReID configs
@@ -152,7 +160,21 @@ def check_dataset_files(cfg, splits: Iterable[str] = ('train', 'val')):
         check_reid_data(cfg, splits)
         return
     _check_files_exist(cfg, splits)
-    check_annotation_files(cfg, splits)
+    coco_datasets = check_annotation_files(cfg, splits)
+    check_head_classes(cfg.get('model'), [
+        found for split in splits if _builds(cfg, split)
+        for found in _datasets((cfg.get(_SPLIT_KEYS[split][0]) or {}).get(
+            'dataset'), f'{_SPLIT_KEYS[split][0]}.dataset')
+    ])
+    # Last: it reads a file system entry per image.
+    check_coco_images(coco_datasets)
+
+
+def _builds(cfg, split: str) -> bool:
+    """Whether the Runner builds the dataloader of ``split``: it builds the
+    val/test loops only when their loop cfg is set."""
+    loop_key = _SPLIT_KEYS[split][2]
+    return not loop_key or cfg.get(loop_key) is not None
 
 
 def _check_files_exist(cfg, splits: Tuple[str, ...]) -> None:
@@ -238,14 +260,37 @@ def toy_data_command(root: str) -> str:
                             'image_size': '--image-size', 'seed': '--seed'})
 
 
-def _annotation_advice(ann_file: str, classes) -> str:
-    """Where a good copy of ``ann_file`` comes from."""
+def digits_coco_command(root: str) -> str:
+    """The command that writes the digit detection dataset of ``root``
+    again, with the settings it was written with."""
+    from .digits_coco import META_FILE, DigitsCocoSettings
+    return rewrite_command(
+        'tools/generate_digits_coco.py', root, 'data/digits_coco', META_FILE,
+        DigitsCocoSettings(), {'num_train': '--num-train',
+                               'num_val': '--num-val',
+                               'image_size': '--image-size', 'seed': '--seed'})
+
+
+def _builtin_dataset(ann_file: str, classes) -> Tuple[str, str]:
+    """(what, command that writes it again) when ``ann_file`` belongs to a
+    built-in dataset, else ('', '')."""
     from .toy_coco import TOY_COCO_CLASSES
+    if 'digits_coco' in ann_file:
+        return ('the built-in digit detection dataset',
+                digits_coco_command(_toy_root_of(ann_file)))
     if 'toy_coco' in ann_file or (classes is not None and tuple(classes)
                                   == tuple(TOY_COCO_CLASSES)):
-        return ('It belongs to the built-in toy dataset; write the dataset '
-                'again (--overwrite replaces what is there) with:\n  '
-                + toy_data_command(_toy_root_of(ann_file)))
+        return ('the built-in toy dataset',
+                toy_data_command(_toy_root_of(ann_file)))
+    return '', ''
+
+
+def _annotation_advice(ann_file: str, classes) -> str:
+    """Where a good copy of ``ann_file`` comes from."""
+    what, command = _builtin_dataset(ann_file, classes)
+    if command:
+        return (f'It belongs to {what}; write the dataset again '
+                f'(--overwrite replaces what is there) with:\n  {command}')
     if 'coco' in ann_file.lower():
         return (f'COCO 2017 annotation files come in {COCO_ANNOTATIONS_URL} '
                 '(https://cocodataset.org); download it again and extract '
@@ -254,11 +299,16 @@ def _annotation_advice(ann_file: str, classes) -> str:
             'point ann_file of the config at a good copy.')
 
 
-def check_annotation_files(cfg, splits: Iterable[str]) -> None:
+def check_annotation_files(cfg, splits: Iterable[str]) -> List[tuple]:
     """Read every local JSON annotation file the config's datasets and
     evaluators use for ``splits`` once, and raise a ValueError naming the
     file when it cannot be used (see :mod:`.coco_checks`); COCO-style
-    datasets are also compared with their ``metainfo.classes``."""
+    datasets are also compared with their ``metainfo.classes``.
+
+    Returns:
+        (config key, dataset config, annotation file, its content) of each
+        COCO-style dataset, for :func:`check_coco_images`.
+    """
     # path -> [annotations needed?, COCO-style?, advice]
     files: Dict[str, list] = {}
     coco_datasets = []  # (key, config, class, path)
@@ -315,3 +365,39 @@ def check_annotation_files(cfg, splits: Iterable[str]) -> None:
             where=key,
             filter_cfg=dataset.get('filter_cfg'),
             test_mode=dataset.get('test_mode', False))
+    return [(key, dataset, path, contents[path])
+            for key, dataset, _, path in coco_datasets]
+
+
+def _image_advice(ann_file: str, classes) -> str:
+    """How to get good copies of the images of ``ann_file``."""
+    what, command = _builtin_dataset(ann_file, classes)
+    if command:
+        return (f'They belong to {what}; write the dataset again '
+                f'(--overwrite replaces what is there) with:\n  {command}')
+    return ('Replace these files with good copies (from where the dataset '
+            'came from), or remove their images and annotations from '
+            f'{ann_file}.')
+
+
+def check_coco_images(coco_datasets: List[tuple]) -> None:
+    """Raise, naming the files and the fix, if an image file that a
+    COCO-style dataset lists is missing, empty or (in a small dataset)
+    cannot be decoded; see :mod:`.image_checks`. ``coco_datasets`` is what
+    :func:`check_annotation_files` returns."""
+    checked = set()
+    for key, dataset, path, content in coco_datasets:
+        prefix = dataset.get('data_prefix') or {}
+        if not isinstance(prefix, dict) or not isinstance(
+                prefix.get('img'), str):
+            continue  # mmdet reads data_prefix['img']; nothing to find
+        # As mmdet: data_prefix joined to data_root, then the file name.
+        folder = _join(dataset.get('data_root') or '', prefix['img'])
+        if _is_remote(folder) or (folder, path) in checked:
+            continue
+        checked.add((folder, path))
+        images = [osp.join(folder, image['file_name'])
+                  for image in content['images']]
+        classes = (dataset.get('metainfo') or {}).get('classes')
+        check_image_files(images, f'{key} (annotation file {path})',
+                          _image_advice(path, classes))

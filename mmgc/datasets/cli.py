@@ -34,8 +34,9 @@ def run_generator(tag: str,
                   summary: str = '') -> None:
     """Call ``generate(progress)`` and print its messages as ``[tag] ...``.
 
-    An error the user can fix (a folder it must not replace, a missing
-    source, bad settings) ends the process with its message, without a
+    An error the user can fix (a folder it must not replace, an output
+    folder that is a file, a missing source, bad settings, a file system
+    that refuses to write) ends the process with its message, without a
     traceback; success prints the time, ``summary`` and the annotation
     files.
     """
@@ -43,7 +44,9 @@ def run_generator(tag: str,
     try:
         ann_files = generate(
             lambda message: print(f'[{tag}] {message}', flush=True))
-    except (FileExistsError, FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:
+        # OSError: FileExistsError, FileNotFoundError and what the file
+        # system refuses (permissions, a full disk); its text names the path.
         sys.exit(f'[{tag}] error: {error}')
     print(f'[{tag}] done in {time.monotonic() - start:.1f}s: {summary}'
           f'{ann_files["train"]} and {ann_files["val"]}')

@@ -7,12 +7,14 @@ built, and CIFAR would even try to download itself. Here every file and
 folder the config's datasets will read is listed up front, and the error says
 where each dataset comes from. Local ``Pretrained`` checkpoints named in the
 model (the fine-grained configs' ImageNet weights) are checked the same way:
-nothing is downloaded at run time.
+nothing is downloaded at run time. The image files of list and class-folder
+datasets are looked at too (:mod:`.image_checks`).
 """
 import os
 import os.path as osp
 from typing import Iterable, List, Tuple
 
+from .image_checks import check_image_files
 from .toy_common import rewrite_command
 
 TOY_CLS_COMMAND = 'python tools/generate_toy_cls.py'
@@ -283,17 +285,33 @@ def _label_source(dataset_cfg) -> Tuple[str, str]:
     return 'folders', _join(root, prefix) if (root or prefix) else ''
 
 
-def _regenerate_hint(dataset_cfg) -> str:
+def _builtin_dataset(dataset_cfg) -> Tuple[str, str]:
+    """(what, the command that writes it again) when ``dataset_cfg`` reads
+    a built-in dataset, else ('', '')."""
     root = dataset_cfg.get('data_root') or ''
-    if 'toy_cls' not in osp.basename(osp.normpath(root or '.')):
+    name = osp.basename(osp.normpath(root or '.'))
+    if 'toy_cls' in name:
+        from .toy_cls import META_FILE, ToyClsSettings
+        return 'the built-in toy dataset', rewrite_command(
+            'tools/generate_toy_cls.py', root, 'data/toy_cls', META_FILE,
+            ToyClsSettings(), {'num_train_per_class': '--num-train',
+                               'num_val_per_class': '--num-val',
+                               'image_size': '--image-size',
+                               'seed': '--seed'})
+    if 'digits_cls' in name:
+        from .digits import META_FILE, DigitsClsSettings
+        return 'the built-in digit dataset', rewrite_command(
+            'tools/generate_digits_cls.py', root, 'data/digits_cls',
+            META_FILE, DigitsClsSettings(), {'num_val': '--num-val',
+                                             'seed': '--seed'})
+    return '', ''
+
+
+def _regenerate_hint(dataset_cfg) -> str:
+    what, command = _builtin_dataset(dataset_cfg)
+    if not command:
         return ''
-    from .toy_cls import META_FILE, ToyClsSettings
-    command = rewrite_command(
-        'tools/generate_toy_cls.py', root, 'data/toy_cls', META_FILE,
-        ToyClsSettings(), {'num_train_per_class': '--num-train',
-                           'num_val_per_class': '--num-val',
-                           'image_size': '--image-size', 'seed': '--seed'})
-    return f' For the built-in toy dataset, write it again with: {command}'
+    return f' For {what}, write it again with: {command}'
 
 
 def _fix_num_classes(keys: List[Tuple[str, int]], needed: int) -> str:
@@ -373,6 +391,91 @@ def _labels_of_folders(folder: str, num_classes: int, key: str,
             'model. Every sub-folder is a class: move the folders that are '
             f'not classes elsewhere, or {_fix_num_classes(keys, len(folders))}'
             '.')
+
+
+# mmpretrain's CustomDataset reads these files of a class folder (its
+# ``extensions``).
+_IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif')
+
+
+def listed_images(dataset_cfg) -> Tuple[List[str], str, str]:
+    """The image files a folder-based dataset (CustomDataset, ImageNet)
+    reads, as mmpretrain finds them; the annotation file that lists them
+    ('' when they are found in the class folders); their folder."""
+    root = dataset_cfg.get('data_root') or ''
+    split = dataset_cfg.get('split') or ''
+    prefix = _prefix(dataset_cfg) or split
+    # mmengine joins data_prefix to data_root unless it is absolute.
+    folder = prefix if osp.isabs(prefix) or not root else _join(root, prefix)
+    ann_file = dataset_cfg.get('ann_file') or ''
+    if ann_file:
+        ann_file = ann_file if osp.isabs(ann_file) else _join(root, ann_file)
+    elif split:
+        # mmpretrain's ImageNet uses meta/<split>.txt when it exists.
+        candidate = _join(root, 'meta', f'{split}.txt')
+        ann_file = candidate if osp.isfile(candidate) else ''
+    # mmpretrain's ImageNet reads no labels of its test split.
+    with_label = (dataset_cfg.get('with_label', True) is not False
+                  and split != 'test')
+    if ann_file:
+        if not osp.isfile(ann_file):
+            return [], ann_file, folder
+        with open(ann_file, encoding='utf-8') as f:
+            names = [(line.strip().rsplit(' ', 1)[0] if with_label else
+                      line.strip()) for line in f if line.strip()]
+        return [osp.join(folder, name) for name in names], ann_file, folder
+    if not folder or not osp.isdir(folder):
+        return [], '', folder
+    extensions = tuple(e.lower() for e in dataset_cfg.get(
+        'extensions', _IMAGE_EXTENSIONS))
+    # With labels, the files in the class folders (one folder per class);
+    # without, every file under the folder.
+    tops = ([osp.join(folder, name) for name in sorted(os.listdir(folder))
+             if osp.isdir(osp.join(folder, name))] if with_label else
+            [folder])
+    images = []
+    for top in tops:
+        for parent, _, files in sorted(os.walk(top)):
+            images += [osp.join(parent, f) for f in sorted(files)
+                       if f.lower().endswith(extensions)]
+    return images, '', folder
+
+
+def check_classification_images(cfg, splits: Iterable[str] = ('train',
+                                                              'val')) -> None:
+    """Raise, naming the files and the fix, if an image file that a
+    folder-based dataset of ``cfg`` reads for ``splits`` is missing, empty
+    or (in a small dataset) cannot be decoded; see
+    :mod:`mmgc.datasets.image_checks`."""
+    checked = set()
+    for split in splits:
+        loader_key, loop_key = _SPLIT_KEYS[split]
+        if loop_key and cfg.get(loop_key) is None:
+            continue
+        for dataset in _inner_datasets(
+                (cfg.get(loader_key) or {}).get('dataset')):
+            kind = dataset.get('type', '')
+            kind = kind.split('.')[-1] if isinstance(kind, str) else ''
+            if kind not in _FOLDER_DATASETS:
+                continue  # CIFAR and the others read no image files
+            images, ann_file, folder = listed_images(dataset)
+            if not images or tuple(images) in checked:
+                continue
+            checked.add(tuple(images))
+            what, command = _builtin_dataset(dataset)
+            if command:
+                advice = (f'They belong to {what}; write it again '
+                          f'(--overwrite replaces what is there) with:\n  '
+                          f'{command}')
+            else:
+                advice = ('Replace these files with good copies (from '
+                          'where the dataset came from), or remove '
+                          + (f'their lines from {ann_file}.' if ann_file
+                             else 'them from the class folders.'))
+            source = (f'annotation file {ann_file}' if ann_file else
+                      f'class folders in {folder}')
+            check_image_files(images, f'{loader_key}.dataset ({source})',
+                              advice)
 
 
 def check_classification_labels(cfg, splits: Iterable[str] = ('train',

@@ -11,13 +11,16 @@ names the file, says what is wrong and how to get a good file.
 
 Annotations of categories the file declares but the config's
 ``metainfo.classes`` leaves out are dropped by design (training on a subset
-of the classes); that is logged as a warning with the count.
+of the classes); that is logged as a warning with the count. So are boxes
+that mmdet's CocoDataset drops for their geometry (outside the image, or
+less than a pixel wide or high, or without area), with their ids; when it
+would drop every box of the classes, that is an error.
 """
 import json
 import logging
 import re
 from collections import Counter
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from mmengine.logging import print_log
 
@@ -54,6 +57,10 @@ def _entry_problem(what: str, where: str, index: int, entry,
     shown = shown if len(shown) <= 80 else shown[:77] + '...'
     return (f"has a broken {what}: entry {index} of '{where}' ({shown}) "
             f'{lacks}; every {what} needs {needed}')
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _id_order(value):
@@ -160,6 +167,32 @@ def _structure_problem(content, require_annotations: bool) -> Optional[str]:
                                  annotation, _ANNOTATION_KEYS)
         if problem:
             return problem
+    return _box_problem(annotations)
+
+
+def _box_problem(annotations) -> Optional[str]:
+    """Which annotation has a bbox or area that is not what mmdet reads
+    (it unpacks the box as x, y, w, h and compares them and the area with
+    numbers), or None."""
+    try:  # the fast way, for a file of a million annotations
+        for annotation in annotations:
+            x, y, w, h = annotation['bbox']
+            0.0 + x + y + w + h + annotation['area']
+        return None
+    except (TypeError, ValueError):
+        pass
+    for index, annotation in enumerate(annotations):
+        bbox, area = annotation['bbox'], annotation['area']
+        if not (isinstance(bbox, list) and len(bbox) == 4
+                and all(_is_number(v) for v in bbox)):
+            return (f"has a broken annotation: entry {index} of "
+                    f"'annotations' (id {annotation['id']!r}) has bbox "
+                    f'{bbox!r}; a bbox is [x, y, width, height], four '
+                    'numbers')
+        if not _is_number(area):
+            return (f"has a broken annotation: entry {index} of "
+                    f"'annotations' (id {annotation['id']!r}) has area "
+                    f'{area!r}; the area is a number')
     return None
 
 
@@ -257,6 +290,7 @@ def check_coco_classes(path: str, content: dict, classes: Sequence[str],
             + '. To use them, add these names to metainfo.classes of every '
             'dataloader dataset and raise num_classes of the model heads.',
             logger='current', level=logging.WARNING)
+    _check_box_geometry(path, content, selected, classes, where, test_mode)
     filter_cfg = filter_cfg or {}
     if test_mode or not filter_cfg.get('filter_empty_gt', False):
         return
@@ -276,3 +310,74 @@ def check_coco_classes(path: str, content: dict, classes: Sequence[str],
             f'with an annotation of the classes {_listing(list(classes))}, '
             f'and {len(with_boxes)} of its {len(content["images"])} images '
             f'have such an annotation.')
+
+
+def _boxes_dropped(content: dict, selected) -> Tuple[int, List, List]:
+    """How many annotations of the ``selected`` category ids mmdet's
+    CocoDataset reads, and the ids of those it drops for their box: outside
+    the image, and of zero or negative size.
+
+    mmdet (``CocoDataset.parse_data_info``) skips an annotation marked
+    ``ignore``, and drops one whose box does not overlap its image or whose
+    width or height is under 1 or whose area is not positive; the two
+    groups here are that rule, split by what a user has to fix.
+    """
+    sizes = {image['id']: (image['width'], image['height'])
+             for image in content['images']}
+    used, outside, no_size = 0, [], []
+    # One pass, written for files of a million annotations; check_coco_file
+    # has made sure that every annotation's image is listed.
+    for annotation in content.get('annotations') or []:
+        if (annotation['category_id'] not in selected
+                or 'ignore' in annotation and annotation['ignore']):
+            continue
+        used += 1
+        x, y, w, h = annotation['bbox']
+        if w < 1 or h < 1 or annotation['area'] <= 0:
+            no_size.append(annotation['id'])
+            continue
+        width, height = sizes[annotation['image_id']]
+        # No overlap: min(x + w, width) <= max(x, 0), or so for y (written
+        # out: a third faster than min and max).
+        if ((x + w if x + w < width else width) <= (x if x > 0 else 0)
+                or (y + h if y + h < height else height) <= (y if y > 0
+                                                             else 0)):
+            outside.append(annotation['id'])
+    return used, outside, no_size
+
+
+def _check_box_geometry(path: str, content: dict, selected,
+                        classes: Sequence[str], where: str,
+                        test_mode: bool) -> None:
+    """Warn with the count and ids of the boxes mmdet would drop for their
+    geometry; raise AnnotationFileError when it would drop them all."""
+    used, outside, no_size = _boxes_dropped(content, selected)
+    dropped = len(outside) + len(no_size)
+    if not dropped:
+        return
+    groups = []
+    if outside:
+        groups.append(f'{len(outside)} lie outside their image (no overlap '
+                      f'with its width x height; ids {_listing(outside)})')
+    if no_size:
+        groups.append(f'{len(no_size)} have a box of zero or negative size '
+                      '(width or height under 1 pixel, or area <= 0; ids '
+                      f'{_listing(no_size)})')
+    what = (f'{dropped} of the {used} annotations of the classes '
+            f'{_listing(list(classes))} in {path}')
+    fix = ('Correct their bbox ([x, y, width, height] in pixels of the '
+           'image) and area, or remove them from the file.')
+    if dropped == used:
+        raise AnnotationFileError(
+            f'{where}: mmdet would drop all {what}, leaving no box to '
+            f'{"evaluate" if test_mode else "train"} on: '
+            + '; '.join(groups) + f'. {fix}')
+    # A CocoMetric with an ann_file reads the file itself, with them.
+    effect = ('are missing from the ground truth the dataset gives (a '
+              'CocoMetric with an ann_file reads the file itself and still '
+              'counts them as objects to find)' if test_mode else
+              'are not trained on')
+    print_log(
+        f'{where}: mmdet drops {what}, so they {effect}: '
+        + '; '.join(groups) + f'. {fix}',
+        logger='current', level=logging.WARNING)

@@ -68,8 +68,10 @@ def reuse_or_clear(out_dir: Path, meta_file: Path, settings,
     interrupted rewrite reads as incomplete). ``overwrite`` rewrites the
     same dataset too: that repairs files damaged since they were written.
     Otherwise raises FileExistsError naming ``what`` (e.g. 'toy dataset')
-    and the ``tool`` whose ``--overwrite`` replaces it.
+    and the ``tool`` whose ``--overwrite`` replaces it; so it does, naming
+    the path, when ``out_dir`` is a file (``overwrite`` or not).
     """
+    _refuse_a_file(out_dir, what, tool)
     if meta_file.is_file():
         existing = json.loads(meta_file.read_text())
         complete = all(path.is_file() for path in ann_files.values())
@@ -91,6 +93,22 @@ def reuse_or_clear(out_dir: Path, meta_file: Path, settings,
             f'{out_dir} exists and is not a {what} folder. Choose another '
             f'output folder or pass overwrite=True ({tool} --overwrite).')
     return False
+
+
+def _refuse_a_file(out_dir: Path, what: str, tool: str) -> None:
+    """Raise FileExistsError if ``out_dir``, or the nearest of its parents
+    that exists, is not a folder: nothing can be written there, and the
+    generator would stop with a NotADirectoryError traceback."""
+    for path in (out_dir, *out_dir.parents):
+        if path.exists():
+            if path.is_dir():
+                return
+            where = ('is' if path == out_dir else
+                     f'cannot be created: {path} is')
+            raise FileExistsError(
+                f'Output folder {out_dir} {where} an existing file, not a '
+                f'folder. Choose another output folder for the {what} '
+                f'(--out-dir of {tool}), or move the file away.')
 
 
 def rewrite_command(tool: str, out_dir: str, default_out_dir: str,
