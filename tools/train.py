@@ -15,12 +15,14 @@ optimizer type exists and that the dataset files are where the config says.
 
 Nothing is lost and nothing diverges silently: checkpoints are written
 atomically (AtomicCheckpointHook), ``--resume`` resumes from the newest
-complete checkpoint and says what it skipped, a work dir that holds another
-run's checkpoints is not trained over without ``--resume`` or
-``--overwrite``, each epoch is reseeded so a resumed run equals an
-uninterrupted one (RandomStateHook), and ranks that built different
-optimizers stop (OptimizerConsistencyHook); see "Checkpoints, resume and
-interrupted runs" in docs/en/detection.md.
+complete checkpoint and says what it skipped, and refuses a checkpoint that
+does not fit the model or a config that changes its GC, a work dir that
+holds another run's checkpoints is not trained over without ``--resume`` or
+``--overwrite`` (which deletes them only once the new run is built, and
+nothing outside the work dir), each epoch is reseeded so a resumed run
+equals an uninterrupted one (RandomStateHook), and ranks that built
+different optimizers stop (OptimizerConsistencyHook); see "Checkpoints,
+resume and interrupted runs" in docs/en/detection.md.
 
 The setup it shares with tools/test.py (common options, config loading,
 CPU-only torchrun, the Runner) is in :mod:`mmgc.engine.tool_setup`.
@@ -39,7 +41,7 @@ import mmgc  # noqa: E402  (registers mmgc's modules)
 from mmgc.datasets.checks import check_dataset_files  # noqa: E402
 from mmgc.engine.checkpoint import (  # noqa: E402
     DEFAULT_TEMPLATES, PARTIAL_SUFFIX, check_checkpoint_file,
-    find_resumable_checkpoint, run_checkpoint_files)
+    find_resumable_checkpoint, is_inside, run_checkpoint_files)
 from mmgc.engine.optim_wrapper_constructor import (  # noqa: E402
     check_gc_options_have_a_reader)
 from mmgc.engine.tool_setup import (  # noqa: E402
@@ -163,7 +165,7 @@ def setup_cfg(args) -> Config:
         if cfg.get('load_from'):
             check_checkpoint_file(cfg.load_from, 'load_from')
     if cfg.get('resume') and cfg.get('load_from'):
-        check_resumed_run(cfg, strict=not getattr(args, 'non_strict', False))
+        check_resumed_run(cfg, strict=not args.non_strict)
 
     setup_cpu_distributed(cfg)
     return cfg
@@ -264,14 +266,12 @@ def delete_previous_run_when_built(cfg: Config) -> None:
     hook's ``out_dir``) are not deleted either: the run is refused, naming
     them, since a later ``--resume`` would find them.
     """
-    work_dir = osp.realpath(cfg.work_dir)
     templates, extra_dirs = checkpoint_places(cfg)
-    files = previous_run_files(cfg)
+    hook_dirs = {osp.realpath(d) for d in extra_dirs}
     outside = [
         f for f in run_checkpoint_files(cfg.work_dir, templates, extra_dirs)
-        if osp.commonpath([osp.realpath(f), work_dir]) != work_dir
-        and osp.dirname(osp.realpath(f)) in {osp.realpath(d)
-                                             for d in extra_dirs}
+        if not is_inside(f, cfg.work_dir)
+        and osp.dirname(osp.realpath(f)) in hook_dirs
     ]
     if outside:
         raise FileExistsError(
@@ -280,10 +280,8 @@ def delete_previous_run_when_built(cfg: Config) -> None:
             f'checkpoint hook\'s out_dir: {", ".join(outside[:6])}. A later '
             '--resume would find them. Move or delete them yourself, or '
             'pass another --work-dir.')
-    inside = [
-        f for f in files
-        if osp.commonpath([osp.realpath(f), work_dir]) == work_dir
-    ]
+    inside = [f for f in previous_run_files(cfg)
+              if is_inside(f, cfg.work_dir)]
     if inside:
         cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
             dict(type='DeletePreviousRunHook', work_dir=cfg.work_dir,

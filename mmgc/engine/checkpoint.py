@@ -49,7 +49,7 @@ __all__ = [
     'AtomicCheckpointHook', 'CheckpointFileError', 'CheckpointMismatchError',
     'CheckpointProblem', 'DeletePreviousRunHook', 'ResumedOptimizerCheckHook',
     'ResumeChoice', 'StrictLoadHook', 'check_checkpoint_file',
-    'checkpoint_file_problem', 'find_resumable_checkpoint',
+    'checkpoint_file_problem', 'find_resumable_checkpoint', 'is_inside',
     'run_checkpoint_files', 'PARTIAL_SUFFIX'
 ]
 
@@ -794,7 +794,7 @@ class DeletePreviousRunHook(Hook):
     def before_train(self, runner) -> None:
         if not is_main_process():
             return
-        inside = [f for f in self.files if _is_inside(f, self.work_dir)]
+        inside = [f for f in self.files if is_inside(f, self.work_dir)]
         deleted = []
         for path in inside:
             if osp.isfile(path):
@@ -807,7 +807,7 @@ class DeletePreviousRunHook(Hook):
                   f'{self.work_dir}: {", ".join(deleted)}.', flush=True)
 
 
-def _is_inside(path: str, folder: str) -> bool:
+def is_inside(path: str, folder: str) -> bool:
     """Whether ``path`` lies inside ``folder`` (links resolved)."""
     folder = osp.realpath(folder)
     return osp.commonpath([osp.realpath(path), folder]) == folder
