@@ -69,14 +69,15 @@ def main():
                         help='timed iterations per optimizer')
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--quick', action='store_true',
-                        help='tiny images, few iterations (CI smoke run)')
+                        help='tiny images, one timed iteration each, no '
+                        'warm-up (CI smoke run)')
     parser.add_argument('--out', metavar='STEM',
                         help='also write the result to STEM.md and STEM.json '
                         '(with the command and the machine), for the '
                         'documentation')
     args = parser.parse_args()
     if args.quick:
-        args.size, args.iters, args.warmup, args.batch = (128, 128), 3, 1, 1
+        args.size, args.iters, args.warmup, args.batch = (128, 128), 1, 0, 1
     device = torch.device(args.device)
 
     model, cfg = build_model(args.config, device)

@@ -24,10 +24,13 @@ Usage::
 Environments are kept in ``.compat/<entry>`` (``--envs-dir``) and reused;
 ``--fresh`` rebuilds them; ``--remove-envs`` deletes each one once its lanes
 have run (CI: every environment holds a CUDA build of torch of about 5 GB, so
-only one is on disk at a time). The full lane builds mmcv's compiled ops
-against its torch once per machine (``tools/build_mmcv.sh``, cached like the
-development wheel). Exit status: 0 when every entry installed cleanly and
-every lane passed.
+only one is on disk at a time). With ``--remove-envs``, an entry that
+``extends`` another (the same Python and torch, more packages) and runs with
+it continues in that entry's environment once its lanes have run: torch is
+installed once, and the environment is removed after both. The full lane
+builds mmcv's compiled ops against its torch once per machine
+(``tools/build_mmcv.sh``, cached like the development wheel). Exit status: 0
+when every entry installed cleanly and every lane passed.
 """
 import argparse
 import collections
@@ -67,8 +70,14 @@ class Entry(NamedTuple):
     #: the lanes it runs: a pytest marker expression ('' for every lane)
     tests: str
     #: a toy Faster R-CNN SGD vs SGD_GC comparison through tools/compare.py
+    #: (one epoch: TOY_COMPARE_OPTIONS)
     toy_compare: bool
     note: str
+    #: an entry with the same Python and torch whose environment this one
+    #: may continue from: with --remove-envs, when both run, this one runs
+    #: after it and installs its own stack into that environment (its
+    #: mmengine over the other's), so torch is installed once
+    extends: Optional[str] = None
 
 
 MATRIX: List[Entry] = [
@@ -91,7 +100,7 @@ MATRIX: List[Entry] = [
           'not (reid or digits or deepspeed)', True,
           'floors of the full lane: mmdet 3.0.0, mmcv 2.0.1, mmpretrain 1.0.0 '
           '(it needs mmengine 0.8); no ReID lane: mmdet 3.0 has no ReID '
-          'models'),
+          'models', extends='py38-torch2.0'),
     Entry('py310-torch2.1-mmdet3.3', '3.10',
           ('torch==2.1.2', 'torchvision==0.16.2', 'numpy==1.26.4',
            'mmengine==0.10.3', 'mmdet==3.3.0', 'mmpretrain==1.2.0',
@@ -107,6 +116,8 @@ MATRIX: List[Entry] = [
 ]
 
 TEST_TOOLS = ('pytest>=7', 'pytest-timeout')
+#: In an environment: the name of the last entry whose stack went into it.
+ENV_MARK = 'mmgc-compat-entry'
 
 
 def log(message: str) -> None:
@@ -263,16 +274,46 @@ def stack_versions(python: str) -> str:
         return '?'
 
 
-def build_entry(entry: Entry, env_dir: str, log_file, fresh: bool) -> str:
+def env_mark(env_dir: str) -> Optional[str]:
+    """The entry whose stack went into the environment last (None: no
+    environment, or one this tool built before it marked them)."""
+    try:
+        with open(os.path.join(env_dir, ENV_MARK)) as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+def must_rebuild(env_dir: str, name: str, fresh: bool,
+                 continues: Optional[str] = None) -> bool:
+    """Whether entry ``name`` deletes the environment in ``env_dir`` before
+    installing into it: with --fresh (unless it continues the environment
+    of ``continues``, just built), and when an entry other than the one it
+    expects installed into it last (that one's packages are not its user's
+    stack)."""
+    if not os.path.isdir(env_dir):
+        return False
+    if fresh and continues is None:
+        return True
+    return env_mark(env_dir) not in (None, continues or name)
+
+
+def build_entry(entry: Entry, env_dir: str, log_file, fresh: bool,
+                continues: Optional[str] = None) -> str:
     """Create the entry's environment with the user's stack; returns the
-    venv's python."""
+    venv's python. ``continues``: the entry whose environment ``env_dir``
+    is, just tested; this entry installs its stack over that one's."""
     python = os.path.join(env_dir, 'bin', 'python')
-    if fresh and os.path.isdir(env_dir):
+    if must_rebuild(env_dir, entry.name, fresh, continues):
         shutil.rmtree(env_dir)
     if not os.path.exists(python):
         base = find_python(entry.python)
         if run([base, '-m', 'venv', env_dir], log_file) != 0:
             raise RuntimeError(f'creating the venv with {base} failed')
+    # Marked before anything is installed: a partial install is this
+    # entry's too.
+    with open(os.path.join(env_dir, ENV_MARK), 'w') as f:
+        f.write(entry.name + '\n')
     pip = [python, '-m', 'pip', '--disable-pip-version-check', 'install',
            '-q']
     if run(pip + ['--upgrade', 'pip'], log_file) != 0:
@@ -338,9 +379,18 @@ def run_lanes(python: str, entry: Entry, work_dir: str,
     return junit_outcome(junit)
 
 
+#: The toy comparison's schedule in the matrix: the first epoch (50
+#: iterations and a COCO evaluation) of the toy 1x schedule's 12, enough for
+#: tools/compare.py to train, evaluate and tabulate the pair on the entry's
+#: stack (the detection lane trains and resumes over several epochs). The
+#: full 12 epochs take about ten minutes on 2 cores.
+TOY_COMPARE_OPTIONS = ('train_cfg.max_epochs=1', )
+
+
 def run_toy_compare(python: str, work_dir: str, log_file) -> str:
     """Train the toy Faster R-CNN pair (SGD vs SGD_GC) through
-    tools/compare.py; 'ok' when both trained and the table printed."""
+    tools/compare.py for TOY_COMPARE_OPTIONS' schedule; 'ok' when both
+    trained and the table printed."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE='1')
     if run([python, 'tools/generate_toy_data.py'], log_file, env=env) != 0:
         return 'data failed'
@@ -348,7 +398,10 @@ def run_toy_compare(python: str, work_dir: str, log_file) -> str:
         python, 'tools/compare.py',
         'configs/toy/faster-rcnn_toy-r18_fpn_1x_toycoco.py',
         'configs/toy/faster-rcnn_toy-r18_fpn_gc_1x_toycoco.py',
-        '--work-dir', os.path.join(work_dir, 'compare_toy'), '--jobs', '2'
+        # Not compare_toy/, where an earlier run trained the 12 epochs:
+        # compare.py refuses to mix runs of other settings.
+        '--work-dir', os.path.join(work_dir, 'compare_toy_1epoch'),
+        '--jobs', '2', '--cfg-options', *TOY_COMPARE_OPTIONS
     ]
     if run(cmd, log_file, env=env) != 0:
         return 'failed'
@@ -393,7 +446,9 @@ def results_markdown(records: Dict[str, dict]) -> str:
         '',
         'Written by `tools/compat_matrix.py` (`make compat`, `make '
         'compat-ci`) after each run; do not edit. Each entry is a fresh '
-        'virtual environment with the stack a user has, mmgc installed into '
+        'virtual environment with the stack a user has (with `--remove-envs`'
+        ', as in CI, an entry that extends another continues in that '
+        'entry\'s, its own stack installed over it), mmgc installed into '
         'it with `pip install`, and the test lanes (pytest markers, see '
         '`pyproject.toml`) its stack supports. An entry keeps the result '
         'of its last run; the machine-readable form is '
@@ -448,20 +503,71 @@ def write_results(results: List[Result], path: str = RESULTS) -> None:
         f.write(results_markdown(records))
 
 
+class Step(NamedTuple):
+    entry: str
+    #: the environment it runs in: its own, or the one of the entry it
+    #: continues
+    env: str
+    #: the entry whose environment it continues (None: its own)
+    continues: Optional[str]
+    #: whether --remove-envs deletes the environment after it
+    last_in_env: bool
+
+
+def plan(names: List[str], share: bool) -> List[Step]:
+    """The order the entries run in, and their environments. With
+    ``share``, an entry whose ``extends`` entry runs too continues in that
+    entry's environment, right after it (a chain continues the first one's);
+    the other entries keep their order and their own environments."""
+    known = {e.name: e for e in MATRIX}
+    names = list(dict.fromkeys(names))
+    env_of = {}
+    for name in names:
+        base = name
+        while share and known[base].extends in names:
+            base = known[base].extends
+        env_of[name] = base
+    order = []
+    for name in names:
+        # The first entry of an environment brings every entry of it, in
+        # the order they extend each other.
+        if name in order:
+            continue
+        group = [n for n in names if env_of[n] == env_of[name]]
+        while group:
+            ready = [n for n in group if known[n].extends not in group]
+            order.append(ready[0])
+            group.remove(ready[0])
+    steps = []
+    for i, name in enumerate(order):
+        env = env_of[name]
+        after = order[i + 1:]
+        continues = order[i - 1] if i and env_of[order[i - 1]] == env \
+            and env != name else None
+        steps.append(Step(name, env, continues,
+                          all(env_of[n] != env for n in after)))
+    return steps
+
+
 def run_entry(entry: Entry, env_dir: str, work_dir: str,
-              fresh: bool) -> Result:
-    """Build one entry's environment, install mmgc, run its lanes (and the
-    toy comparison); the log goes to ``work_dir/log.txt``."""
+              fresh: bool, continues: Optional[str] = None) -> Result:
+    """Build one entry's environment (or, ``continues``, install its stack
+    into the environment of that entry, just tested), install mmgc, run its
+    lanes (and the toy comparison); the log goes to ``work_dir/log.txt``."""
     name = entry.name
     os.makedirs(work_dir, exist_ok=True)
     log_path = os.path.join(work_dir, 'log.txt')
     start = time.time()
     date = datetime.date.today().isoformat()
     commit = checkout_commit()
-    log(f'{name}: building the environment (log: {log_path})')
+    if continues:
+        log(f'{name}: installing its stack into the environment of '
+            f'{continues} (log: {log_path})')
+    else:
+        log(f'{name}: building the environment (log: {log_path})')
     with open(log_path, 'w') as log_file:
         try:
-            python = build_entry(entry, env_dir, log_file, fresh)
+            python = build_entry(entry, env_dir, log_file, fresh, continues)
         except (RuntimeError, FileNotFoundError) as error:
             log(f'{name}: {error}')
             return Result(name, '?', f'setup failed: {error}', entry.tests,
@@ -494,7 +600,9 @@ def main(argv=None) -> int:
     parser.add_argument('--remove-envs', action='store_true',
                         help='delete each environment after its lanes ran '
                         '(keeps the logs); bounds the disk used to one '
-                        'environment')
+                        'environment. An entry that extends another that '
+                        'runs too continues in its environment instead of '
+                        'building its own (see --list)')
     parser.add_argument('--results', default=RESULTS, metavar='PATH',
                         help='where the results go: PATH.md and PATH.json '
                         '(default: docs/en/_generated/support_matrix)')
@@ -505,7 +613,9 @@ def main(argv=None) -> int:
             print(f'{e.name:26s} Python {e.python}: {" ".join(e.stack)}'
                   f'{" + mmcv " + e.mmcv if e.mmcv else ""}; tests '
                   f'{describe_tests(e.tests)}'
-                  f'{", toy compare" if e.toy_compare else ""} ({e.note})')
+                  f'{", toy compare (1 epoch)" if e.toy_compare else ""} '
+                  f'({e.note})'
+                  f'{"; extends " + e.extends if e.extends else ""}')
         return 0
     known = {e.name: e for e in MATRIX}
     names = args.entries or list(known)
@@ -514,17 +624,23 @@ def main(argv=None) -> int:
         parser.error(f'unknown entries {unknown}; known: {list(known)}')
 
     results = []
-    for name in names:
-        env_dir = os.path.join(args.envs_dir, name)
+    # Environments are shared only where they are removed afterwards: a kept
+    # one is reused by its own entry's next run.
+    for step in plan(names, share=args.remove_envs):
+        name = step.entry
+        env_dir = os.path.join(args.envs_dir, step.env)
+        done = False
         try:
             results.append(
                 run_entry(known[name], env_dir,
                           os.path.join(args.envs_dir, name + '.work'),
-                          args.fresh))
+                          args.fresh, step.continues))
             # After each entry: an interrupted run keeps what it measured.
             write_results(results[-1:], args.results)
+            done = True
         finally:
-            if args.remove_envs:
+            # An interrupted entry takes its shared environment with it.
+            if args.remove_envs and (step.last_in_env or not done):
                 shutil.rmtree(env_dir, ignore_errors=True)
                 log(f'{name}: removed {env_dir}')
 
