@@ -805,9 +805,12 @@ def test_whether_a_config_applies_gc_is_asked_of_its_optimizer(
 
 
 def test_a_config_whose_optimizer_is_unknown_here_is_not_judged():
-    use = gc_use(flat("optim_wrapper = dict(optimizer=dict(type='Lamb'))"))
+    # As a type from a package this process has not imported (mmpretrain's
+    # Lamb, unless another test imported mmpretrain before).
+    use = gc_use(flat(
+        "optim_wrapper = dict(optimizer=dict(type='LambOfAnotherPackage'))"))
     assert use.applies is None
-    assert "optimizer 'Lamb'; not buildable here: " in use.how
+    assert "optimizer 'LambOfAnotherPackage'; not buildable here: " in use.how
     assert gc_use(flat('model = dict(type="Net")')) == GCUse(
         None, 'no optim_wrapper.optimizer.type')
 

@@ -448,6 +448,33 @@ def check_classification_images(cfg, splits: Iterable[str] = ('train',
     or (in a small dataset) cannot be decoded; see
     :mod:`mmgc.datasets.image_checks`."""
     checked = set()
+    for loader_key, dataset, kind in _split_datasets(cfg, splits):
+        if kind not in _FOLDER_DATASETS:
+            continue  # CIFAR and the others read no image files
+        images, ann_file, folder = listed_images(dataset)
+        if not images or tuple(images) in checked:
+            continue
+        checked.add(tuple(images))
+        what, command = _builtin_dataset(dataset)
+        if command:
+            advice = (f'They belong to {what}; write it again '
+                      f'(--overwrite replaces what is there) with:\n  '
+                      f'{command}')
+        else:
+            advice = ('Replace these files with good copies (from where '
+                      'the dataset came from), or remove '
+                      + (f'their lines from {ann_file}.' if ann_file else
+                         'them from the class folders.'))
+        source = (f'annotation file {ann_file}' if ann_file else
+                  f'class folders in {folder}')
+        check_image_files(images, f'{loader_key}.dataset ({source})',
+                          advice)
+
+
+def _split_datasets(cfg, splits: Iterable[str]):
+    """``(dataloader key, dataset config, type name)`` of every dataset the
+    config reads for ``splits`` (wrappers followed; a split whose loop the
+    config does not run is left out)."""
     for split in splits:
         loader_key, loop_key = _SPLIT_KEYS[split]
         if loop_key and cfg.get(loop_key) is None:
@@ -455,27 +482,8 @@ def check_classification_images(cfg, splits: Iterable[str] = ('train',
         for dataset in _inner_datasets(
                 (cfg.get(loader_key) or {}).get('dataset')):
             kind = dataset.get('type', '')
-            kind = kind.split('.')[-1] if isinstance(kind, str) else ''
-            if kind not in _FOLDER_DATASETS:
-                continue  # CIFAR and the others read no image files
-            images, ann_file, folder = listed_images(dataset)
-            if not images or tuple(images) in checked:
-                continue
-            checked.add(tuple(images))
-            what, command = _builtin_dataset(dataset)
-            if command:
-                advice = (f'They belong to {what}; write it again '
-                          f'(--overwrite replaces what is there) with:\n  '
-                          f'{command}')
-            else:
-                advice = ('Replace these files with good copies (from '
-                          'where the dataset came from), or remove '
-                          + (f'their lines from {ann_file}.' if ann_file
-                             else 'them from the class folders.'))
-            source = (f'annotation file {ann_file}' if ann_file else
-                      f'class folders in {folder}')
-            check_image_files(images, f'{loader_key}.dataset ({source})',
-                              advice)
+            yield (loader_key, dataset,
+                   kind.split('.')[-1] if isinstance(kind, str) else '')
 
 
 def check_classification_labels(cfg, splits: Iterable[str] = ('train',
@@ -488,24 +496,16 @@ def check_classification_labels(cfg, splits: Iterable[str] = ('train',
     if not keys:
         return
     key, num_classes = keys[0]
-    for split in splits:
-        loader_key, loop_key = _SPLIT_KEYS[split]
-        if loop_key and cfg.get(loop_key) is None:
+    for _, dataset, kind in _split_datasets(cfg, splits):
+        fixed = _FIXED_NUM_CLASSES.get(kind)
+        if fixed is not None and fixed > num_classes:
+            raise ValueError(
+                f'{kind} has {fixed} classes (labels 0 to {fixed - 1}), but '
+                f'{key} is {num_classes}: {_fix_num_classes(keys, fixed)}.')
+        if kind not in _FOLDER_DATASETS:
             continue
-        for dataset in _inner_datasets(
-                (cfg.get(loader_key) or {}).get('dataset')):
-            kind = dataset.get('type', '')
-            kind = kind.split('.')[-1] if isinstance(kind, str) else ''
-            fixed = _FIXED_NUM_CLASSES.get(kind)
-            if fixed is not None and fixed > num_classes:
-                raise ValueError(
-                    f'{kind} has {fixed} classes (labels 0 to {fixed - 1}), '
-                    f'but {key} is {num_classes}: '
-                    f'{_fix_num_classes(keys, fixed)}.')
-            if kind not in _FOLDER_DATASETS:
-                continue
-            source, path = _label_source(dataset)
-            if source == 'file' and osp.isfile(path):
-                _labels_in_file(path, num_classes, key, keys, dataset)
-            elif source == 'folders' and osp.isdir(path):
-                _labels_of_folders(path, num_classes, key, keys, dataset)
+        source, path = _label_source(dataset)
+        if source == 'file' and osp.isfile(path):
+            _labels_in_file(path, num_classes, key, keys, dataset)
+        elif source == 'folders' and osp.isdir(path):
+            _labels_of_folders(path, num_classes, key, keys, dataset)
