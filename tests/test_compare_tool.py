@@ -1,9 +1,10 @@
 """tools/compare.py end to end on a pair small enough to train in seconds with
 mmengine alone (tests/_compare_toy.py): seeds that add up, the paired
-statistics of a real two-seed comparison, and the refusals that keep a
-comparison from misleading (a seed in --cfg-options, a run folder trained
-with another config, a "twin" that changes more than GC, finished runs given
-GC first)."""
+statistics of a real two-seed comparison, the files --out writes for the
+documentation, and the refusals that keep a comparison from misleading (a
+seed in --cfg-options, a run folder trained with another config, a "twin"
+that changes more than GC, finished runs given GC first). One two-seed
+comparison serves them all."""
 import json
 import os
 import re
@@ -55,17 +56,19 @@ def configs(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def two_seeds(configs, tmp_path_factory):
-    """The pair trained with seeds 0 and 1, given as --seeds 0 --seeds 1 0."""
+    """The pair trained with seeds 0 and 1, given as --seeds 0 --seeds 1 0,
+    and the files --out STEM writes for the documentation."""
     work_dir = tmp_path_factory.mktemp('compare')
+    stem = tmp_path_factory.mktemp('docs') / 'compare_toy'
     result = compare(configs / 'toy_sgd.py', configs / 'toy_sgd_gc.py',
                      '--seeds', '0', '--seeds', '1', '0', '--jobs', '2',
-                     '--work-dir', work_dir)
-    return work_dir, result.stdout
+                     '--work-dir', work_dir, '--out', stem)
+    return work_dir, result.stdout, stem
 
 
 def test_repeated_seeds_add_up_and_the_pairs_get_paired_statistics(
         two_seeds):
-    work_dir, stdout = two_seeds
+    work_dir, stdout, _ = two_seeds
     # Before: the last --seeds won, and only seeds [1, 0] trained.
     assert '4 training run(s) to do or reuse, seeds [0, 1]' in stdout
     table = json.loads((work_dir / 'comparison.json').read_text())
@@ -134,7 +137,7 @@ def test_a_seed_in_cfg_options_is_refused(configs, tmp_path):
 
 def test_a_folder_trained_with_other_cfg_options_is_refused(configs,
                                                             two_seeds):
-    work_dir, _ = two_seeds
+    work_dir, _, _ = two_seeds
     before = (work_dir / 'comparison.md').read_text()
     result = compare(configs / 'toy_sgd.py', configs / 'toy_sgd_gc.py',
                      '--seeds', '0', '1', '--work-dir', work_dir,
@@ -228,7 +231,7 @@ def test_a_twin_that_changes_more_than_gc_is_named_or_refused(
 
 
 def test_finished_runs_given_gc_first_are_refused(two_seeds, tmp_path):
-    work_dir, _ = two_seeds
+    work_dir, _, _ = two_seeds
     base = work_dir / 'toy_sgd'
     # The GC side as a plain tools/train.py work dir: no record, only the
     # config mmengine dumped into it. (Recorded work dirs:
@@ -244,3 +247,59 @@ def test_finished_runs_given_gc_first_are_refused(two_seeds, tmp_path):
             f"{base} (optimizer 'SGD'), does not.") in result.stderr
     assert f'Swap them: tools/compare.py {base} {gc} ...' in result.stderr
     assert not (tmp_path / 'table').exists()
+
+
+# --------------------------------------------------------------------------
+# --out STEM: the table the documentation includes, with the command and
+# the machine (STEM.md), and the numbers with per-seed values, intervals and
+# run times (STEM.json)
+# --------------------------------------------------------------------------
+def test_out_writes_the_table_with_command_and_machine(two_seeds):
+    _, stdout, stem = two_seeds
+    markdown = stem.with_suffix('.md').read_text()
+    assert markdown.startswith('**w/o GC vs w/ GC: toy_sgd and toy_sgd_gc, '
+                               '2 seed(s).** Produced by `python tools/'
+                               'compare.py ')
+    assert f'--out {stem}' in markdown
+    assert 'torch ' in markdown and 'cores' in markdown
+    # The table as printed, with the paired interval and verdict, and the
+    # seed-by-seed values.
+    assert 'Paired by seed (2 seeds: 0, 1)' in markdown
+    assert '95% confidence interval (Student t, df 1)' in markdown
+    assert '  seed 1: ' in markdown
+    assert 'Wall time per run, from the runs\' logs: ' in markdown
+    assert f'{stem}.md' in stdout
+
+
+def test_out_json_carries_per_seed_values_intervals_and_run_times(
+        two_seeds):
+    work_dir, _, stem = two_seeds
+    saved = json.loads(stem.with_suffix('.json').read_text())
+    assert saved['command'].startswith('python tools/compare.py ')
+    results = saved['results']
+    assert results['seeds'] == [0, 1]
+    table = json.loads((work_dir / 'comparison.json').read_text())
+    assert results['groups'] == table['groups']
+    accuracy, loss = results['groups'][0]['columns']
+    assert len(accuracy['baseline']) == len(accuracy['candidate']) == 2
+    # The loss: the toy's accuracy may change alike on both seeds, which
+    # gives no interval.
+    assert loss['key'] == 'toy/loss'
+    assert loss['paired']['n'] == 2 and len(loss['paired']['ci95']) == 2
+    times = results['run_times']
+    assert sorted((t['name'], t['seed']) for t in times) == [
+        ('w/ GC', 0), ('w/ GC', 1), ('w/o GC', 0), ('w/o GC', 1)]
+    assert all(t['wall_seconds'] is not None and t['wall_seconds'] >= 0
+               for t in times)
+
+
+def test_out_from_finished_runs_rereads_them_without_training(
+        two_seeds, tmp_path):
+    work_dir, _, _ = two_seeds
+    stem = tmp_path / 'again'
+    compare(work_dir / 'toy_sgd' / 'seed_0', work_dir / 'toy_sgd_gc' / 'seed_0',
+            '--work-dir', tmp_path / 'table', '--out', stem)
+    saved = json.loads(stem.with_suffix('.json').read_text())
+    assert saved['results']['seeds'] == [0]
+    assert 'no interval can be given with one seed' in (
+        stem.with_suffix('.md').read_text())
