@@ -3,12 +3,13 @@ anything is built, naming the file or folder, the label and the config key
 to change (cross entropy would otherwise stop mid-training with "Target 12
 is out of bounds"); so do image files that cannot be read (cv2 would stop
 mid-training without naming the file)."""
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
 from mmengine.config import Config
+
+from _tools import load_tool
 
 from mmgc.datasets import (ToyClsSettings, check_classification_labels,
                            check_dataset_files, generate_toy_cls)
@@ -35,11 +36,7 @@ def data(toy_root, tmp_path):
 def train_tool():
     """tools/train.py, loaded in this process: a refused run costs no
     interpreter start nor imports."""
-    spec = importlib.util.spec_from_file_location(
-        'mmgc_tool_train', REPO_ROOT / 'tools' / 'train.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('train')
 
 
 def refused(train_tool, data, tmp_path) -> str:

@@ -9,7 +9,6 @@ run tools/train.py in this process, as test_checkpoint_files.py does,
 which saves an interpreter start and the imports. The other cases call the
 check the tools run (``check_dataset_files``) on the real toy config.
 """
-import importlib.util
 import json
 import logging
 import shutil
@@ -21,6 +20,7 @@ from mmengine.logging import MMLogger
 
 from _det_utils import (PYTHON, REPO_ROOT, TOY_FASTER, TOY_MASK,
                         data_root_options, run_tool, tiny_schedule_options)
+from _tools import load_tool
 from mmgc.datasets import (ToyCocoSettings, check_dataset_files,
                            generate_toy_coco)
 
@@ -70,11 +70,7 @@ def toy_config(root, **train_dataset):
 def train_tool():
     """tools/train.py, loaded in this process: a refused run costs no
     interpreter start nor imports."""
-    spec = importlib.util.spec_from_file_location(
-        'mmgc_tool_train', REPO_ROOT / 'tools' / 'train.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('train')
 
 
 def refused(train_tool, root, tmp_path, *options, config=TOY_FASTER,

@@ -15,7 +15,6 @@ Runner, a second per run):
 Killed processes (a save interrupted, a run killed after a checkpoint) are
 tested on the toy classifier in tests/test_checkpoints.py.
 """
-import importlib.util
 import pickle
 import uuid
 from pathlib import Path
@@ -24,18 +23,11 @@ import pytest
 import torch
 
 from _tiny_runs import write_tiny_config
+from _tools import load_tool
 
 pytestmark = [pytest.mark.tools, pytest.mark.fast]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_tool(name: str):
-    path = REPO_ROOT / 'tools' / f'{name}.py'
-    spec = importlib.util.spec_from_file_location(f'mmgc_tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')

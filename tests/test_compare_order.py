@@ -6,12 +6,13 @@ the table and its files), in this process to spare the imports a process
 would repeat. The work dirs are made up here as tools/train.py and compare
 leave them (a record of the resolved config or mmengine's dumped config, and
 vis_data/scalars.json), so nothing trains."""
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
+
+from _tools import load_tool
 
 from mmgc.comparison.configs import (flat_config, load_resolved, run_record,
                                      with_seed, write_run_record)
@@ -26,11 +27,7 @@ optim_wrapper = dict(optimizer=dict(type='SGD_GC'))
 
 @pytest.fixture(scope='module')
 def compare_main():
-    spec = importlib.util.spec_from_file_location(
-        'compare_tool', REPO_ROOT / 'tools' / 'compare.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_tool('compare').main
 
 
 @pytest.fixture

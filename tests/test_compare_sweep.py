@@ -5,7 +5,6 @@ A 1-epoch sweep over two learning rates and two seeds of the toy pair of
 tests/_compare_toy.py runs through the tool's command line (a process, as a
 user runs it); the bad specs are refused in this process, before anything
 trains."""
-import importlib.util
 import json
 import os
 import shutil
@@ -14,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from _tools import load_tool
 
 pytestmark = [pytest.mark.tools]
 
@@ -128,11 +129,7 @@ def test_an_interrupted_sweep_retrains_only_what_did_not_finish(
 # --------------------------------------------------------------------------
 @pytest.fixture(scope='module')
 def compare_main():
-    spec = importlib.util.spec_from_file_location(
-        'compare_tool_sweep', REPO_ROOT / 'tools' / 'compare.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_tool('compare').main
 
 
 @pytest.mark.fast

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from _tools import load_tool
+
 from mmgc.comparison import (build_table, check_cfg_options,
                              check_run_folder, find_runs, flat_config,
                              format_per_seed, format_table, lower_is_better,
@@ -549,11 +551,7 @@ def test_requested_and_unknown_metrics(tmp_path):
 # --------------------------------------------------------------------------
 def load_compare_tool():
     """tools/compare.py as a module, for its argument parsing."""
-    path = Path(__file__).resolve().parents[1] / 'tools' / 'compare.py'
-    spec = importlib.util.spec_from_file_location('compare_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('compare')
 
 
 def test_repeated_seeds_add_up_and_each_trains_once():

