@@ -43,7 +43,7 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.model import is_model_wrapper
 
 from mmgc.config_keys import gc_settings
-from mmgc.optim._validation import GC_OPTION_NAMES
+from mmgc.optim._validation import GC_OPTION_NAMES, same_option
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFileError', 'CheckpointMismatchError',
@@ -668,13 +668,10 @@ def _changes(saved_groups, current_groups, keys=None):
         for key in names:
             old, new = saved.get(key, '(not set)'), current.get(
                 key, '(not set)')
-            if not (_plain(old) and _plain(new)) or old == new:
+            if not (_plain(old) and _plain(new)) or same_option(
+                    key, old, new):
                 continue
-            show = tuple(old) if isinstance(old, list) else old
-            now = tuple(new) if isinstance(new, list) else new
-            if show == now:
-                continue
-            changes.setdefault((key, repr(show), repr(now)),
+            changes.setdefault((key, repr(old), repr(new)),
                                []).append(index)
     return changes
 

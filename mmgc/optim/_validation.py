@@ -25,7 +25,8 @@ from mmgc.config_keys import GC_OPTIMIZER_OPTIONS
 
 __all__ = [
     'Hyper', 'HyperSpec', 'ValidatedGroupsMixin', 'as_number',
-    'check_group', 'check_value', 'reject_unknown_kwargs', 'number', 'flag',
+    'check_group', 'check_value', 'reject_unknown_kwargs', 'same_option',
+    'number', 'flag',
     'optional_flag', 'betas', 'off', 'GC_OPTION_NAMES', 'GC_OPTION_RULES',
     'gc_location'
 ]
@@ -189,12 +190,19 @@ def nesterov_needs_momentum(owner: str, group: Mapping) -> None:
             f"dampening={group.get('dampening')!r}).")
 
 
-def _same(name: str, value, fixed) -> bool:
+def same_option(name: str, value, fixed) -> bool:
+    """Whether two values of an option mean the same (a list and a tuple of
+    the same items do; so do ``gc_loc='update'`` and the authors' False)."""
+    if value == fixed:
+        return True
     if name == 'gc_loc':  # 'update' and the authors' False are one place
         try:
             return gc_location(value) == gc_location(fixed)
         except ValueError:
             return False
+    if isinstance(value, list) or isinstance(fixed, list):
+        value, fixed = (tuple(v) if isinstance(v, (list, tuple)) else v
+                        for v in (value, fixed))
     return value == fixed
 
 
@@ -208,7 +216,7 @@ def check_group(owner: str, spec: HyperSpec, group: Mapping,
         if name in group:
             check_value(owner, name, group[name], rule)
     for name, value in fixed.items():
-        if name in group and not _same(name, group[name], value):
+        if name in group and not same_option(name, group[name], value):
             raise ValueError(
                 f'{owner} fixes {name}={value!r} (the rule of its name), got '
                 f'{name}={group[name]!r}. For {name} chosen per layer use '
