@@ -107,3 +107,14 @@ def toy_root(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(name)
     generate(root, settings)
     return root
+
+
+@pytest.fixture(scope='module')
+def digits_root(tmp_path_factory):
+    """A few images of the digit-detection set (needs the [digits] extra),
+    written once for each test module that asks for it."""
+    from mmgc.datasets.digits_coco import (DigitsCocoSettings,
+                                           generate_digits_coco)
+    root = tmp_path_factory.mktemp('digits_coco')
+    generate_digits_coco(root, DigitsCocoSettings(num_train=8, num_val=4))
+    return root

@@ -269,6 +269,11 @@ def test_out_writes_the_table_with_command_and_machine(two_seeds):
     assert '  seed 1: ' in markdown
     assert 'Wall time per run, from the runs\' logs: ' in markdown
     assert f'{stem}.md' in stdout
+    # The figures the page shows beside the table.
+    for name in ('loss', 'metrics', 'paired'):
+        figure = Path(f'{stem}_{name}.png')
+        assert figure.read_bytes()[:4] == b'\x89PNG', figure
+        assert str(figure) in stdout
 
 
 def test_out_json_carries_per_seed_values_intervals_and_run_times(

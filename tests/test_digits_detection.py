@@ -22,15 +22,6 @@ DIGITS_GC = (REPO_ROOT /
 TOY = REPO_ROOT / 'configs/toy/faster-rcnn_toy-r18_fpn_1x_toycoco.py'
 
 
-@pytest.fixture(scope='module')
-def digits_root(tmp_path_factory):
-    from mmgc.datasets.digits_coco import (DigitsCocoSettings,
-                                           generate_digits_coco)
-    root = tmp_path_factory.mktemp('digits_coco')
-    generate_digits_coco(root, DigitsCocoSettings(num_train=8, num_val=4))
-    return root
-
-
 def test_the_pair_differs_from_the_toy_in_data_and_classes_only():
     baseline, gc, toy = (Config.fromfile(str(p))
                          for p in (DIGITS, DIGITS_GC, TOY))

@@ -41,8 +41,9 @@ interval, and the verdict says so. The table goes to stdout and
 ``metrics_per_epoch.png`` and ``paired_seeds.png`` (each seed's pair) are
 written beside them. ``--out STEM`` also writes the table to ``STEM.md``
 (with the command and the machine) and the numbers to ``STEM.json`` (per
-seed values, intervals, each run's wall time from its log), for the
-documentation to include.
+seed values, intervals, each run's wall time from its log), and copies the
+figures to ``STEM_loss.png``, ``STEM_metrics.png`` and ``STEM_paired.png``,
+for the documentation to include.
 
 ``--sweep KEY=V1,V2,...`` compares the pair at every value of one config
 key (the paper's weight-decay and learning-rate tables): every value trains
@@ -458,8 +459,7 @@ def main(argv=None):
             write_out(args, result['header'], result['text'],
                       result['per_seed'], result['data'],
                       run_times(result['pairs'], args.names),
-                      figures={k: v for k, v in result['plots'].items()
-                               if k == 'gradients'})
+                      figures=result['plots'])
     log(f'total wall time {format_duration(time.monotonic() - start)}')
 
 
