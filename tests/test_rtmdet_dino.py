@@ -26,7 +26,8 @@ TOY_DATA = TINY_TOY_COCO  # what the toy_root fixture writes (conftest.py)
 
 CONFIGS = REPO_ROOT / 'configs'
 # (baseline, GC twin, mmdet's config the COCO baseline is, or None for the
-# toy variants)
+# toy variants); every twin centralizes AdamW's update but the one named
+# gc-gradient.
 PAIRS = [
     ('rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
      'rtmdet/rtmdet_tiny_gc_8xb32-300e_coco.py',
@@ -43,8 +44,14 @@ PAIRS = [
      'digits/rtmdet_toy-tiny_gc_1xb8-24e_digitcoco.py', None),
     ('toy/dino-4scale_toy-r18_1xb8-12e_toycoco.py',
      'toy/dino-4scale_toy-r18_gc_1xb8-12e_toycoco.py', None),
+    ('toy/rtmdet_toy-tiny_1xb8-24e_toycoco.py',
+     'toy/rtmdet_toy-tiny_gc-gradient_1xb8-24e_toycoco.py', None),
 ]
-PAIR_IDS = [Path(b).stem for b, _, _ in PAIRS]
+PAIR_IDS = [Path(t).stem for _, t, _ in PAIRS]
+
+
+def _gc_loc(twin: str) -> str:
+    return 'gradient' if 'gc-gradient' in twin else 'update'
 DINO_GC_CONFIGS = ['dino/dino-4scale_r50_gc_8xb2-12e_coco.py',
                    'toy/dino-4scale_toy-r18_gc_1xb8-12e_toycoco.py']
 
@@ -76,7 +83,7 @@ def test_twin_changes_only_gc_and_keeps_the_parents_paramwise_cfg(
                                            allow_failed_imports=False)
     assert base_cfg.optim_wrapper.optimizer.type == 'AdamW'
     assert gc_cfg.optim_wrapper.optimizer.type == 'GCAdamW'
-    assert gc_cfg.optim_wrapper.optimizer.gc_loc == 'update'
+    assert gc_cfg.optim_wrapper.optimizer.gc_loc == _gc_loc(twin)
     assert gc_cfg.optim_wrapper.constructor == 'GCOptimWrapperConstructor'
     # tools/compare.py --strict-twin passes.
     assert twin_differences(flat_config(base_cfg), flat_config(gc_cfg)) == []
@@ -117,8 +124,9 @@ def test_model_and_both_optimizers_build_with_the_same_groups(
     assert hyper[0] == hyper[1]
     assert wrappers[0].clip_grad_kwargs == wrappers[1].clip_grad_kwargs
     centralized = [c for c in gc_coverage(gc) if c.skipped is None]
-    assert centralized and all(c.placement.on_update
-                               for c in centralized)
+    assert centralized and all(
+        c.placement.on_update == (_gc_loc(twin) == 'update')
+        for c in centralized)
     assert not [c for c in gc_coverage(plain) if c.skipped is None]
 
 
