@@ -1,7 +1,7 @@
 # DINO's recipe (mmdet's dino-4scale_r50_8xb2-12e_coco.py) on the toy
 # schedule: AdamW with weight decay 1e-4, the backbone at a tenth of the
-# learning rate, gradients clipped to norm 0.1, and one tenfold decay before
-# the last epoch, over mmdet's 12 epochs. The toy backbone trains from
+# learning rate, gradients clipped to norm 0.1, and one tenfold decay for
+# the last of mmdet's 12 epochs. The toy backbone trains from
 # scratch, so the learning rate is twice mmdet's 1e-4 (Deformable DETR's
 # 2e-4).
 max_epochs = 12
